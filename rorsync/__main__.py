@@ -1,0 +1,3 @@
+from rorsync.cli import main
+
+main()
