@@ -17,6 +17,8 @@ Design choices, with the numbers behind them in ``docs/architecture.md``:
 
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -34,6 +36,8 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
+from sqlalchemy.types import TypeDecorator
 
 from rorsync.model import CAPACITY_IDENTITY, Entity
 
@@ -48,7 +52,33 @@ metadata = MetaData(
 
 # INTEGER PRIMARY KEY is the rowid alias on SQLite; BIGINT identity elsewhere.
 Key = BigInteger().with_variant(Integer(), "sqlite")
-Timestamp = DateTime(timezone=True)
+
+
+class UtcTimestamp(TypeDecorator[dt.datetime]):
+    """An instant, always handed back as an aware UTC datetime.
+
+    PostgreSQL stores ``timestamptz``; SQLite stores UTC ISO text without an offset. Normalising
+    here means Python code can compare times from either backend without caring which it is.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"naive datetime {value!r}: rorsync stores instants, convert to UTC first")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+Timestamp = UtcTimestamp()
 
 
 def _pk() -> Column[int]:
