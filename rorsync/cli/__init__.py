@@ -5,12 +5,32 @@ Each command lives in its own module of this package and is registered on :data:
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from rorsync import __version__
+from rorsync.cli.config_cmd import config as config_command
+from rorsync.cli.db import db
+from rorsync.cli.status import status
+from rorsync.config import DEFAULT_CONFIG_PATH
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, prog_name="rorsync")
-def main() -> None:
-    """Keep a faithful, policy-safe local mirror of the ROR (Répertoire Opérationnel des Ressources)."""
+@click.option(
+    "--config",
+    "-c",
+    type=click.Path(dir_okay=False, path_type=Path),
+    envvar="RORSYNC_CONFIG",
+    help=f"Configuration file (default {DEFAULT_CONFIG_PATH}, used if present).",
+)
+def main(config: Path | None) -> None:
+    """Keep a faithful, policy-safe local mirror of the ROR (Répertoire Opérationnel des Ressources).
+
+    Environment variables RORSYNC_<SECTION>__<KEY> override the file, e.g. RORSYNC_DATABASE__URL.
+    """
+
+
+for command in (config_command, db, status):
+    main.add_command(command)
