@@ -377,6 +377,11 @@ def load_settings(path: Path | None = None) -> Settings:
             raise ConfigError(f"{origin}: not valid TOML: {error}") from error
     else:
         origin = "default configuration"
+    if "client_secret" in data.get("fhir", {}):
+        raise ConfigError(
+            f"{origin}: fhir.client_secret: secrets are not accepted in the file, "
+            "use fhir.client_secret_file or the RORSYNC_FHIR__CLIENT_SECRET environment variable"
+        )
     try:
         settings = Settings(**data)
     except ValidationError as error:
