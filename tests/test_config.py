@@ -35,11 +35,20 @@ def test_the_example_file_is_valid_and_documents_the_defaults(tmp_path: Path) ->
     ("text", "expected"),
     [
         ("[fhir]\nenabled = true\n", "fhir (or RORSYNC_FHIR): client_id is required when the FHIR source is enabled"),
-        ("[fhir]\npage_size = 'many'\n", "fhir.page_size (or RORSYNC_FHIR__PAGE_SIZE): Input should be a valid integer"),
+        (
+            "[fhir]\npage_size = 'many'\n",
+            "fhir.page_size (or RORSYNC_FHIR__PAGE_SIZE): Input should be a valid integer",
+        ),
         ("[fhir]\npage_size = 500\n", "less than or equal to 200 (got 500)"),
-        ("[schedule]\nfhir_delta = 'often'\n", "schedule.fhir_delta (or RORSYNC_SCHEDULE__FHIR_DELTA): 'often' is not a duration"),
+        (
+            "[schedule]\nfhir_delta = 'often'\n",
+            "schedule.fhir_delta (or RORSYNC_SCHEDULE__FHIR_DELTA): 'often' is not a duration",
+        ),
         ("[schedule]\nreconcile = '61 * * * *'\n", "is not a crontab expression"),
-        ("[fhir]\nbase_url = 'http://ror.example.org/fhir'\n", "uses plain http: only https is allowed outside loopback"),
+        (
+            "[fhir]\nbase_url = 'http://ror.example.org/fhir'\n",
+            "uses plain http: only https is allowed outside loopback",
+        ),
         ("[fhir]\nclient_secret = 'x'\n", "fhir.client_secret: secrets are not accepted in the file"),
         ("[nonsense]\nkey = 1\n", "nonsense (or RORSYNC_NONSENSE): unknown key"),
         ("[fhir\n", "not valid TOML"),

@@ -1,0 +1,72 @@
+"""One journal entry per sync run, whatever happens to the run.
+
+Every run (full load, delta, capacity poll, reconcile, resync, import) goes through
+:func:`journaled_run`: it records the start, and on exit the status (ok, partial, failed,
+interrupted), the counts and a clear error, so that ``rorsync status``, the health endpoint and an
+operator reading the journal all see the same outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+from rorsync.model import Source
+from rorsync.store.engine import Database
+from rorsync.store.state import RunStatus, finish_run, start_run
+from rorsync.store.upsert import ApplyCounts
+from rorsync.sync.writer import Clock, utcnow
+
+
+@dataclass
+class RunHandle:
+    id: int
+    counts: ApplyCounts = field(default_factory=ApplyCounts)
+    extra: dict[str, int] = field(default_factory=dict)  # e.g. tombstoned, pages, files
+    failures: list[str] = field(default_factory=list)  # per-object failures that did not stop the run
+
+    def summary(self) -> dict[str, int]:
+        return {**self.counts.as_dict(), **{k: v for k, v in self.extra.items() if v}}
+
+
+def describe_error(error: BaseException) -> str:
+    """The message an operator reads in the journal: the error's own words, typed."""
+    text = str(error) or repr(error)
+    return f"{type(error).__name__}: {text}"
+
+
+@asynccontextmanager
+async def journaled_run(
+    db: Database, source: Source, kind: str, *, scope: str | None = None, clock: Clock = utcnow
+) -> AsyncIterator[RunHandle]:
+    run = RunHandle(await start_run(db, source, kind, scope=scope, now=clock()))
+    try:
+        yield run
+    except asyncio.CancelledError:
+        await asyncio.shield(
+            finish_run(
+                db,
+                run.id,
+                status=RunStatus.INTERRUPTED,
+                now=clock(),
+                counts=run.summary(),
+                error="cancelled (per-run timeout or shutdown)",
+            )
+        )
+        raise
+    except Exception as error:
+        await finish_run(
+            db, run.id, status=RunStatus.FAILED, now=clock(), counts=run.summary(), error=describe_error(error)
+        )
+        raise
+    status = RunStatus.PARTIAL if run.failures else RunStatus.OK
+    await finish_run(db, run.id, status=status, now=clock(), counts=run.summary(), error=_failures(run.failures))
+
+
+def _failures(failures: list[str], shown: int = 20) -> str | None:
+    if not failures:
+        return None
+    more = len(failures) - shown
+    return "; ".join(failures[:shown]) + (f" (+{more} more)" if more > 0 else "")

@@ -1,0 +1,69 @@
+"""Batches of records into write transactions, with cursors committed alongside the last rows.
+
+Sources stream records of any size (a national export is ~1.5 million objects); the writer keeps at
+most one batch in memory and writes each batch in its own transaction, so a crash loses at most the
+batch in flight — which the next run re-reads because its cursor did not move.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+
+from rorsync.model import Record, RecordError, Source
+from rorsync.store.engine import Database
+from rorsync.store.state import set_cursor
+from rorsync.store.upsert import ApplyCounts, WriteContext, apply_records, quarantine
+from rorsync.sync.progress import NULL_PROGRESS, Progress
+
+Clock = Callable[[], dt.datetime]
+Finalizer = Callable[[WriteContext], Awaitable[None]]
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class BatchWriter:
+    """Accumulate records and errors; write them ``batch_size`` at a time."""
+
+    db: Database
+    source: Source
+    batch_size: int
+    run_id: int | None = None
+    clock: Clock = utcnow
+    progress: Progress = NULL_PROGRESS
+    counts: ApplyCounts = field(default_factory=ApplyCounts)
+    _records: list[Record] = field(default_factory=list)
+    _errors: list[RecordError] = field(default_factory=list)
+
+    async def add(self, item: Record | RecordError) -> None:
+        if isinstance(item, RecordError):
+            self._errors.append(item)
+        else:
+            self._records.append(item)
+        if len(self._records) + len(self._errors) >= self.batch_size:
+            await self.flush()
+
+    async def add_all(self, items: Iterable[Record | RecordError]) -> None:
+        for item in items:
+            await self.add(item)
+
+    async def flush(self, *, cursors: dict[str, str] | None = None, finalize: Finalizer | None = None) -> None:
+        """Write what is pending; ``cursors`` and ``finalize`` run in the same transaction."""
+        records, errors = self._records, self._errors
+        if not (records or errors or cursors or finalize):
+            return
+        self._records, self._errors = [], []
+        async with self.db.write() as conn:
+            ctx = WriteContext(conn, self.source, self.clock(), self.run_id)
+            counts = await apply_records(ctx, records)
+            counts.quarantined += await quarantine(ctx, errors)
+            for stream, value in (cursors or {}).items():
+                await set_cursor(conn, self.source, stream, value, now=ctx.seen_at, run_id=self.run_id)
+            if finalize is not None:
+                await finalize(ctx)
+        self.counts.add(counts)
+        self.progress.advance(len(records) + len(errors))
