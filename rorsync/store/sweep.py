@@ -14,6 +14,7 @@ from collections.abc import Collection
 
 from sqlalchemy import and_, delete, update
 
+from rorsync import metrics
 from rorsync.model import Entity
 from rorsync.store import schema
 from rorsync.store.upsert import WriteContext, chunked, log_changes
@@ -36,6 +37,7 @@ async def tombstone_unseen(
     )
     swept = [(row.resource_id, "tombstone") for row in result]
     await log_changes(ctx, entity, swept)
+    metrics.RECORDS_WRITTEN.labels(ctx.source.value, entity.value, "tombstoned").inc(len(swept))
     return len(swept)
 
 
@@ -54,4 +56,5 @@ async def purge_tombstones(ctx: WriteContext, entity: Entity, *, deleted_before:
                 delete(owned).where(owned.c.owner_entity == entity.value, owned.c.owner_pk.in_(chunk))
             )
     await log_changes(ctx, entity, [(resource_id, "purge") for _, resource_id in purged])
+    metrics.RECORDS_WRITTEN.labels(ctx.source.value, entity.value, "purged").inc(len(purged))
     return len(purged)

@@ -29,6 +29,7 @@ from typing import Any
 from sqlalchemy import Table, bindparam, delete, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from rorsync import metrics
 from rorsync.model import CAPACITY_IDENTITY, Entity, Record, RecordError, Source
 from rorsync.store import schema
 
@@ -96,8 +97,18 @@ async def apply_records(ctx: WriteContext, records: Iterable[Record]) -> ApplyCo
     # Parents before the objects that point to them keeps the change log in a natural order.
     for entity in Entity:
         if entity in by_entity:
-            counts.add(await _apply_entity(ctx, entity, by_entity[entity]))
+            applied = await _apply_entity(ctx, entity, by_entity[entity])
+            _observe(ctx.source, entity, applied)
+            counts.add(applied)
     return counts
+
+
+def _observe(source: Source, entity: Entity, counts: ApplyCounts) -> None:
+    for op in ("inserted", "updated", "restored", "unchanged", "stale"):
+        if value := getattr(counts, op):
+            metrics.RECORDS_WRITTEN.labels(source.value, entity.value, op).inc(value)
+    if counts.capacity_changes:
+        metrics.CAPACITY_CHANGES.labels(source.value).inc(counts.capacity_changes)
 
 
 async def _apply_entity(ctx: WriteContext, entity: Entity, group: dict[str, tuple[Record, int]]) -> ApplyCounts:
@@ -351,4 +362,6 @@ async def quarantine(ctx: WriteContext, errors: Iterable[RecordError], entity: E
         for error in errors
     ]
     await _insert_rows(ctx, schema.quarantine, rows)
+    if rows:
+        metrics.RECORDS_QUARANTINED.labels(ctx.source.value).inc(len(rows))
     return len(rows)

@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
+from rorsync import metrics
 from rorsync.model import Source
 from rorsync.store.engine import Database
 from rorsync.store.state import RunStatus, finish_run, start_run
@@ -41,28 +42,25 @@ def describe_error(error: BaseException) -> str:
 async def journaled_run(
     db: Database, source: Source, kind: str, *, scope: str | None = None, clock: Clock = utcnow
 ) -> AsyncIterator[RunHandle]:
-    run = RunHandle(await start_run(db, source, kind, scope=scope, now=clock()))
+    started = clock()
+    run = RunHandle(await start_run(db, source, kind, scope=scope, now=started))
+
+    async def finish(status: str, error: str | None) -> None:
+        ended = clock()
+        await finish_run(db, run.id, status=status, now=ended, counts=run.summary(), error=error)
+        metrics.RUN_SECONDS.labels(source.value, kind, status).observe((ended - started).total_seconds())
+        if status == RunStatus.OK:
+            metrics.LAST_SUCCESS.labels(source.value, kind).set(ended.timestamp())
+
     try:
         yield run
     except asyncio.CancelledError:
-        await asyncio.shield(
-            finish_run(
-                db,
-                run.id,
-                status=RunStatus.INTERRUPTED,
-                now=clock(),
-                counts=run.summary(),
-                error="cancelled (per-run timeout or shutdown)",
-            )
-        )
+        await asyncio.shield(finish(RunStatus.INTERRUPTED, "cancelled (per-run timeout or shutdown)"))
         raise
     except Exception as error:
-        await finish_run(
-            db, run.id, status=RunStatus.FAILED, now=clock(), counts=run.summary(), error=describe_error(error)
-        )
+        await finish(RunStatus.FAILED, describe_error(error))
         raise
-    status = RunStatus.PARTIAL if run.failures else RunStatus.OK
-    await finish_run(db, run.id, status=status, now=clock(), counts=run.summary(), error=_failures(run.failures))
+    await finish(RunStatus.PARTIAL if run.failures else RunStatus.OK, _failures(run.failures))
 
 
 def _failures(failures: list[str], shown: int = 20) -> str | None:
