@@ -364,7 +364,7 @@ class HttpClient:
         pool = self._pool
         session = pool.open_session()
         status: int | None = None
-        outcome = "?"
+        failure: BaseException | None = None
         async with pool.semaphore:
             started = time.monotonic()
             try:
@@ -372,19 +372,13 @@ class HttpClient:
                     call.method, call.url, headers=request.headers, data=call.data, timeout=call.timeout
                 ) as response:
                     status = response.status
-                    result = await consume(response, request)
-                    outcome = str(status)
-                    return result
-            except aiohttp.ClientSSLError as error:
-                outcome = "tls"
-                raise TlsError(f"{call.method} {call.safe_url}: TLS failed: {_tls_reason(error)}") from error
-            except aiohttp.ClientError as error:
-                outcome = failure_kind(error)
-                if is_transient(error):
-                    raise
-                raise TransportError(f"{call.method} {call.safe_url}: {_client_error_text(error)}") from error
+                    return await consume(response, request)
             except BaseException as error:
-                outcome = failure_kind(error) if status is None else f"{status} then {failure_kind(error)}"
+                failure = error
+                if isinstance(error, aiohttp.ClientSSLError):
+                    raise TlsError(f"{call.method} {call.safe_url}: TLS failed: {_tls_reason(error)}") from error
+                if isinstance(error, aiohttp.ClientError) and not is_transient(error):
+                    raise TransportError(f"{call.method} {call.safe_url}: {_client_error_text(error)}") from error
                 raise
             finally:
                 seconds = time.monotonic() - started
@@ -393,7 +387,7 @@ class HttpClient:
                     pool.source,
                     call.method,
                     call.safe_url,
-                    outcome,
+                    _outcome(status, failure),
                     seconds,
                     attempt,
                 )
@@ -442,6 +436,14 @@ class HttpClient:
         if dropped and call.url.scheme == "https" and self._pool.tls.client_cert is None:
             return "no client certificate is configured (tls.client_cert); servers requiring one drop the connection"
         return ""
+
+
+def _outcome(status: int | None, failure: BaseException | None) -> str:
+    """For the log line: the status, and what went wrong after it (or instead of it)."""
+    if failure is None or isinstance(failure, HttpStatusError):
+        return str(status)
+    kind = "cancelled" if isinstance(failure, asyncio.CancelledError) else failure_kind(failure)
+    return kind if status is None else f"{status} then {kind}"
 
 
 def _full_url(url: str, params: Mapping[str, str] | None) -> URL:
