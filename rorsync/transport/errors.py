@@ -73,7 +73,7 @@ class RetriesExhausted(TransportError):
 
     def __init__(self, method: str, url: str, attempts: int, last_error: BaseException, hint: str = "") -> None:
         cause = describe(last_error)
-        suffix = f" ({hint})" if hint else ""
+        suffix = f"; {hint}" if hint else ""
         super().__init__(f"{method} {safe_url(url)} failed after {attempts} attempts: {cause}{suffix}")
         self.url = safe_url(url)
         self.attempts = attempts

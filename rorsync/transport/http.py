@@ -434,7 +434,9 @@ class HttpClient:
         """Servers requiring mutual TLS often just drop a connection without a certificate."""
         dropped = isinstance(last, aiohttp.ClientConnectionError) and not isinstance(last, asyncio.TimeoutError)
         if dropped and call.url.scheme == "https" and self._pool.tls.client_cert is None:
-            return "no client certificate is configured (tls.client_cert); servers requiring one drop the connection"
+            return (
+                "no client certificate is configured (tls.client_cert), and servers requiring one drop the connection"
+            )
         return ""
 
 
