@@ -18,6 +18,7 @@ Tests and the simulator point the client at an in-process aiohttp server on 127.
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import os
 import ssl
@@ -81,6 +82,7 @@ class Response:
     url: str
 
     def json(self) -> Any:
+        """The body parsed with orjson (raises ``orjson.JSONDecodeError`` on malformed JSON)."""
         return orjson.loads(self.body)
 
 
@@ -214,14 +216,9 @@ class HttpClient:
         self._pool = _Pool(source, settings, tls, observer or NullObserver(), sleep, clock)
         self._hooks: tuple[RequestHook, ...] = ()
 
-    @property
-    def source(self) -> str:
-        return self._pool.source
-
     def with_hooks(self, *hooks: RequestHook) -> HttpClient:
         """A view sharing this client's session and limits, running ``hooks`` after this view's own."""
-        view = object.__new__(HttpClient)
-        view._pool = self._pool
+        view = copy.copy(self)
         view._hooks = (*self._hooks, *hooks)
         return view
 
@@ -257,11 +254,7 @@ class HttpClient:
         Raises :class:`RetriesExhausted`, :class:`TlsError`, :class:`InsecureUrlError`,
         :class:`AuthenticationError` (from a hook) or :class:`TransportError`.
         """
-        settings = self._pool.settings
-        connect = settings.connect_timeout.total_seconds()
-        read = settings.read_timeout.total_seconds()
-        timeout = aiohttp.ClientTimeout(total=connect + 2 * read, connect=connect, sock_connect=connect, sock_read=read)
-        call = _Call(method.upper(), _full_url(url, params), headers or {}, data, timeout)
+        call = _Call(method.upper(), _full_url(url, params), headers or {}, data, self._timeout(buffered=True))
 
         async def read_body(response: aiohttp.ClientResponse, request: OutgoingRequest) -> Response | _Unauthorized:
             body = await response.read()
@@ -294,12 +287,7 @@ class HttpClient:
         (and its length checked against ``Content-Length``); a failed attempt leaves nothing behind
         and the next one starts from zero. There is no total time limit, only the idle-read one.
         """
-        settings = self._pool.settings
-        connect = settings.connect_timeout.total_seconds()
-        timeout = aiohttp.ClientTimeout(
-            total=None, connect=connect, sock_connect=connect, sock_read=settings.read_timeout.total_seconds()
-        )
-        call = _Call("GET", _full_url(url, params), headers or {}, None, timeout)
+        call = _Call("GET", _full_url(url, params), headers or {}, None, self._timeout(buffered=False))
 
         async def stream(response: aiohttp.ClientResponse, request: OutgoingRequest) -> Download | _Unauthorized:
             if response.status >= 400:
@@ -312,6 +300,14 @@ class HttpClient:
         return await self._call(call, stream)
 
     # --- the machinery ---------------------------------------------------------------------------
+
+    def _timeout(self, *, buffered: bool) -> aiohttp.ClientTimeout:
+        """Connect and idle-read limits always; a total ceiling (connect + twice the read limit) unless streaming."""
+        settings = self._pool.settings
+        connect = settings.connect_timeout.total_seconds()
+        read = settings.read_timeout.total_seconds()
+        total = connect + 2 * read if buffered else None
+        return aiohttp.ClientTimeout(total=total, connect=connect, sock_connect=connect, sock_read=read)
 
     async def _call(
         self,
@@ -419,14 +415,14 @@ class HttpClient:
         wait = state.next_action.sleep if state.next_action else 0.0
         reason = failure_kind(error) if error else "unknown"
         log.warning(
-            "%s %s %s failed (%s), retry %d of %d in %.1fs",
+            "%s %s %s failed (%s), retrying in %.1fs (attempt %d of %d)",
             pool.source,
             call.method,
             call.safe_url,
             describe(error) if error else reason,
+            wait,
             state.attempt_number + 1,
             pool.settings.max_attempts,
-            wait,
         )
         pool.observer.on_retry(pool.source, reason)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from dataclasses import dataclass
 from datetime import timedelta
 from email.utils import formatdate
 
@@ -164,44 +165,42 @@ async def test_a_hung_server_hits_the_read_timeout_and_is_retried(serve: Serve, 
     assert observer.retries == ["timeout"]
 
 
+@dataclass
+class InFlight:
+    """Counts the requests a server is handling at once."""
+
+    now: int = 0
+    peak: int = 0
+
+    def app(self) -> web.Application:
+        async def slow(request: web.Request) -> web.Response:
+            self.now += 1
+            self.peak = max(self.peak, self.now)
+            await asyncio.sleep(0.02)
+            self.now -= 1
+            return web.Response(text="ok")
+
+        app = web.Application()
+        app.router.add_get("/", slow)
+        return app
+
+
 async def test_concurrency_never_exceeds_the_limit(serve: Serve, fake_time: FakeTime) -> None:
-    in_flight = peak = 0
-
-    async def slow(request: web.Request) -> web.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", slow)
+    in_flight = InFlight()
     async with client(fake_time, max_concurrency=3) as http:
-        base = await serve(app)
+        base = await serve(in_flight.app())
         responses = await asyncio.gather(*(http.get(base + "/") for _ in range(15)))
     assert all(r.status == 200 for r in responses)
-    assert peak == 3
+    assert in_flight.peak == 3
 
 
 async def test_views_share_the_concurrency_limit(serve: Serve, fake_time: FakeTime) -> None:
-    in_flight = peak = 0
-
-    async def slow(request: web.Request) -> web.Response:
-        nonlocal in_flight, peak
-        in_flight += 1
-        peak = max(peak, in_flight)
-        await asyncio.sleep(0.02)
-        in_flight -= 1
-        return web.Response(text="ok")
-
-    app = web.Application()
-    app.router.add_get("/", slow)
+    in_flight = InFlight()
     async with client(fake_time, max_concurrency=2) as http:
         view = http.with_hooks(StaticHeaders({"Ror-Role-Metier-Code": "AUTOMATE"}))
-        base = await serve(app)
+        base = await serve(in_flight.app())
         await asyncio.gather(*(c.get(base + "/") for c in (http, view) * 4))
-    assert peak == 2
+    assert in_flight.peak == 2
 
 
 async def test_hooks_and_per_call_headers_reach_the_server_on_every_attempt(serve: Serve, fake_time: FakeTime) -> None:
@@ -302,10 +301,11 @@ async def test_log_lines_carry_no_secret(serve: Serve, fake_time: FakeTime, capl
         (logging.DEBUG, f"fhir GET {url} -> 503"),
         (
             logging.WARNING,
-            f"fhir GET {url} failed (answered 503 Service Unavailable: *** is not welcome), retry 2 of 3",
+            f"fhir GET {url} failed (answered 503 Service Unavailable: *** is not welcome), retrying",
         ),
         (logging.DEBUG, f"fhir GET {url} -> 200"),
     ]
+    assert records[1].getMessage().endswith("(attempt 2 of 3)")
     assert records[2].getMessage().endswith("(attempt 2)")
     assert not [r for r in records if "s3cr3t" in r.getMessage()]
 
