@@ -378,15 +378,16 @@ class HttpClient:
                 raise
             finally:
                 seconds = time.monotonic() - started
-                log.debug(
-                    "%s %s %s -> %s in %.3fs (attempt %d)",
-                    pool.source,
-                    call.method,
-                    call.safe_url,
-                    _outcome(status, failure),
-                    seconds,
-                    attempt,
-                )
+                if log.isEnabledFor(logging.DEBUG):  # redacting the URL is not free
+                    log.debug(
+                        "%s %s %s -> %s in %.3fs (attempt %d)",
+                        pool.source,
+                        call.method,
+                        call.safe_url,
+                        _outcome(status, failure),
+                        seconds,
+                        attempt,
+                    )
                 pool.observer.on_request(pool.source, call.method, call.url.host or "", status, seconds)
 
     def _judge(
