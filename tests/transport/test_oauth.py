@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import logging
+import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import jwt
@@ -161,6 +163,18 @@ async def test_a_401_renews_the_token_and_replays_once(serve: Serve, ror: FakeRo
     assert ror.api_authorizations == ["Bearer token-1", "Bearer token-2"]
     assert len(ror.token_forms) == 2
     assert fake_time.sleeps == []
+
+
+async def test_a_download_rejected_with_401_is_replayed_with_a_new_token(
+    serve: Serve, ror: FakeRor, fake_time: FakeTime, tmp_path: Path
+) -> None:
+    http, api, tokens, fhir = await connect(serve, ror, fake_time)
+    async with http:
+        ror.revoked.add(await tokens.token())
+        download = await api.download(fhir + "/export/HealthcareService-1.json", tmp_path / "part-1.json")
+    assert download.path.read_bytes() == b'{"resourceType": "Bundle", "total": 0}'
+    assert ror.api_authorizations == ["Bearer token-1", "Bearer token-2"]
+    assert os.listdir(tmp_path) == ["part-1.json"]
 
 
 async def test_a_second_401_is_an_authentication_error(serve: Serve, ror: FakeRor, fake_time: FakeTime) -> None:
