@@ -15,7 +15,6 @@ from typing import Any, Final
 import orjson
 
 from rorsync.model import Entity, EntityRow, Record
-from rorsync.sources.fhir import profile
 from rorsync.sources.fhir.errors import ResourceError
 from rorsync.sources.fhir.mapping.children import Children
 from rorsync.sources.fhir.mapping.common import (

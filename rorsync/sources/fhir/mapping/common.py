@@ -11,7 +11,7 @@ happy path, and :func:`rorsync.sources.fhir.mapping.record_from_resource` turns 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from functools import cache
 from typing import Any, Final, TypeVar
 from zoneinfo import ZoneInfo
@@ -324,6 +324,17 @@ def first_concept_code(owner: JSON, key: str) -> str | None:
 
 def code_row(kind: str, code: str, system: str | None) -> CodeRow:
     return {"kind": kind, "table_id": table_for_system(system), "code": code}
+
+
+def extension_codes(found: Sequence[JSON], name: str, kind: str, rows: list[CodeRow]) -> None:
+    """One code row of ``kind`` per coded extension in ``found`` (all named ``name``, for errors)."""
+    for index, extension in enumerate(found):
+        try:
+            code, system = extension_code(extension)
+        except FieldError as error:
+            raise error.within(f"extension({name})[{index}]") from None
+        if code:
+            rows.append(code_row(kind, code, system))
 
 
 TERRITORY_CODE_NAME: Final = "territorialDivisionCode"

@@ -28,7 +28,7 @@ from rorsync.sources.fhir.mapping.common import (
     contact_row,
     ext_value,
     extension_bool,
-    extension_code,
+    extension_codes,
     extension_str,
     extension_value_code,
     first_concept_code,
@@ -88,6 +88,14 @@ HS_CONTACT_TELECOM_ADDRESS: Final = "telecomAddress"
 
 def _short(url: str) -> str:
     return url.rpartition("/")[2]
+
+
+# Sub-extensions defined by another extension, keyed by short name in a sub-extension index.
+HS_CONTACT_CONFIDENTIALITY: Final = _short(profile.EXT_CONFIDENTIALITY)
+HS_CONTACT_TELECOM: Final = _short(profile.EXT_HS_CONTACT_TELECOM)
+TELECOM_CHANNEL: Final = _short(profile.EXT_TELECOM_CHANNEL)
+TELECOM_USAGE: Final = _short(profile.EXT_TELECOM_USAGE)
+TELECOM_CONFIDENTIALITY: Final = _short(profile.EXT_TELECOM_CONFIDENTIALITY)
 
 
 def _offer_identifier(resource: JSON) -> str | None:
@@ -177,10 +185,7 @@ def _patient_type(extension: JSON | None, children: Children) -> tuple[float | N
     if extension is None:
         return None, None
     subs = index_sub_extensions(extension)
-    for info in subs.get("supportedPatientInfo", ()):
-        code, system = ext_value({"supportedPatientInfo": [info]}, "supportedPatientInfo", extension_code)
-        if code:
-            children.codes.append(code_row("patient_type", code, system))
+    extension_codes(subs.get("supportedPatientInfo", ()), "supportedPatientInfo", "patient_type", children.codes)
     age_range = subs.get("ageRange")
     if not age_range:
         return None, None
@@ -198,10 +203,10 @@ def _contact_telecom(extension: JSON, contact: ContactFields, rows: list[Contact
     rows.append(
         contact_row(
             contact,
-            ext_value(subs, profile.EXT_TELECOM_CHANNEL, extension_value_code),
+            ext_value(subs, TELECOM_CHANNEL, extension_value_code),
             ext_value(subs, HS_CONTACT_TELECOM_ADDRESS, extension_str),
-            ext_value(subs, profile.EXT_TELECOM_USAGE, extension_value_code),
-            ext_value(subs, profile.EXT_TELECOM_CONFIDENTIALITY, confidentiality),
+            ext_value(subs, TELECOM_USAGE, extension_value_code),
+            ext_value(subs, TELECOM_CONFIDENTIALITY, confidentiality),
         )
     )
 
@@ -219,9 +224,9 @@ def _contacts(extensions: dict[str, list[JSON]], rows: list[ContactRow]) -> None
                 ext_value(subs, HS_CONTACT_PURPOSE, extension_value_code),
                 extension_value_code(function[0]) if function else None,
                 ext_value(subs, HS_CONTACT_DESCRIPTION, extension_str),
-                ext_value(subs, profile.EXT_CONFIDENTIALITY, confidentiality),
+                ext_value(subs, HS_CONTACT_CONFIDENTIALITY, confidentiality),
             )
-            telecoms = subs.get(_short(profile.EXT_HS_CONTACT_TELECOM), ())
+            telecoms = subs.get(HS_CONTACT_TELECOM, ())
             for telecom_index, telecom in enumerate(telecoms):
                 try:
                     _contact_telecom(telecom, contact, rows)
@@ -248,16 +253,6 @@ def _closure(resource: JSON) -> tuple[dt.datetime | None, dt.datetime | None]:
     return None, None
 
 
-def _codes_of(extensions: dict[str, list[JSON]], url: str, kind: str, children: Children) -> None:
-    for index, extension in enumerate(extensions.get(url, ())):
-        try:
-            code, system = extension_code(extension)
-        except FieldError as error:
-            raise error.within(f"extension({_short(url)})[{index}]") from None
-        if code:
-            children.codes.append(code_row(kind, code, system))
-
-
 def map_offer(resource: JSON, extensions: dict[str, list[JSON]], children: Children) -> OfferRow:
     sensitive = ext_value(extensions, profile.EXT_HS_SENSITIVE_UNIT, extension_bool)
     age_min, age_max = ext_value(
@@ -266,7 +261,12 @@ def map_offer(resource: JSON, extensions: dict[str, list[JSON]], children: Child
     care_mode, closing_type = _characteristics(resource, children)
     closed_from, reopening_at = _closure(resource)
     _specialties(resource, children)
-    _codes_of(extensions, profile.EXT_HS_PSYCHIATRIC_SECTOR, "psychiatric_sector", children)
+    extension_codes(
+        extensions.get(profile.EXT_HS_PSYCHIATRIC_SECTOR, ()),
+        _short(profile.EXT_HS_PSYCHIATRIC_SECTOR),
+        "psychiatric_sector",
+        children.codes,
+    )
     territorial_codes(extensions, children.codes)
     _contacts(extensions, children.contacts)
     telecom_rows(resource, NO_CONTACT, children.contacts)
