@@ -188,9 +188,13 @@ def ext_value(by_url: dict[str, list[JSON]], url: str, read: Callable[[JSON | No
 
 
 def find_by_suffix(by_url: dict[str, list[JSON]], suffix: str) -> JSON | None:
-    """First extension whose URL ends with ``suffix`` (case-insensitive), for extensions whose host moves."""
+    """First extension whose URL ends with ``suffix``, for extensions whose host and spelling move.
+
+    Case and hyphens are ignored (``suffix`` is given lowercase without them), so
+    ``…/practitionerRole-vitaleAccepted`` and ``…/as-ext-practitionerrole-vitale-accepted`` both match.
+    """
     for url, found in by_url.items():
-        if url.lower().endswith(suffix):
+        if url.lower().replace("-", "").endswith(suffix):
             return found[0]
     return None
 

@@ -36,10 +36,10 @@ from rorsync.sources.fhir.mapping.common import (
     telecom_rows,
 )
 
-ANNUAIRE_EXTENSION_KINDS: Final = (
-    ("practitionerrole-contracted", "contracted"),
-    ("practitionerrole-hascas", "has_cas"),
-    ("practitionerrole-vitaleaccepted", "vitale_accepted"),
+ANNUAIRE_EXTENSION_KINDS: Final = (  # (URL suffix, lowercase without hyphens; code kind)
+    ("practitionerrolecontracted", "contracted"),
+    ("practitionerrolehascas", "has_cas"),
+    ("practitionerrolevitaleaccepted", "vitale_accepted"),
 )
 
 
