@@ -75,7 +75,7 @@ def test_wrong_json_types_are_located(change: Any, message: str) -> None:
     resource = read_fixture("HealthcareService-1234564.json")
     change(resource)
 
-    with pytest.raises(ResourceError, match="^HealthcareService/") as raised:
+    with pytest.raises(ResourceError, match=r"^HealthcareService/") as raised:
         record_from_resource(resource)
 
     assert raised.value.reason.startswith(message)
