@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Sequence
-from functools import cache
-from typing import Any, Final, TypeVar
+from functools import cache, lru_cache
+from typing import Any, Final, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
 
 from rorsync import codes
@@ -140,18 +140,28 @@ def index_extensions(owner: JSON) -> dict[str, list[JSON]]:
     extensions = owner.get("extension")
     if extensions is None:
         return by_url
+    try:
+        for extension in extensions:
+            url = extension["url"]
+            found = by_url.get(url)
+            if found is None:
+                by_url[url] = [extension]
+            else:
+                found.append(extension)
+    except (TypeError, KeyError):
+        _raise_bad_extensions(extensions)
+    if not all(type(url) is str for url in by_url):
+        _raise_bad_extensions(extensions)
+    return by_url
+
+
+def _raise_bad_extensions(extensions: Any) -> NoReturn:
     if type(extensions) is not list:
         raise FieldError("extension", f"expected an array, got {json_type(extensions)}")
     for index, extension in enumerate(extensions):
-        url = extension.get("url") if type(extension) is dict else None
-        if type(url) is not str:
+        if type(extension) is not dict or type(extension.get("url")) is not str:
             raise FieldError(f"extension[{index}]", "expected an object with a string url")
-        found = by_url.get(url)
-        if found is None:
-            by_url[url] = [extension]
-        else:
-            found.append(extension)
-    return by_url
+    raise AssertionError("unreachable: every extension is an object with a string url")
 
 
 def index_sub_extensions(extension: JSON) -> dict[str, list[JSON]]:
@@ -187,6 +197,23 @@ def ext_value(by_url: dict[str, list[JSON]], url: str, read: Callable[[JSON | No
         raise error.within(f"extension({url.rpartition('/')[2]})") from None
 
 
+ExtensionColumns = dict[str, tuple[str, Callable[[JSON], Any]]]
+
+
+def extension_columns(by_url: dict[str, list[JSON]], columns: ExtensionColumns, row: dict[str, Any]) -> None:
+    """``row[column] = read(extension)`` for each extension of ``columns`` present (first one wins).
+
+    Walks the extensions the resource has rather than looking up every known URL: most are absent.
+    """
+    for url, found in by_url.items():
+        target = columns.get(url)
+        if target is not None and row[target[0]] is None:
+            try:
+                row[target[0]] = target[1](found[0])
+            except FieldError as error:
+                raise error.within(f"extension({url.rpartition('/')[2]})") from None
+
+
 def find_by_suffix(by_url: dict[str, list[JSON]], suffix: str) -> JSON | None:
     """First extension whose URL ends with ``suffix``, for extensions whose host and spelling move.
 
@@ -210,20 +237,24 @@ def extension_code(extension: JSON | None) -> tuple[str | None, str | None]:
     """
     if extension is None:
         return None, None
+    concept = extension.get("valueCodeableConcept")
+    if concept is not None:
+        try:
+            return concept_code(concept)
+        except FieldError as error:
+            raise error.within("valueCodeableConcept") from None
     for key in VALUE_CODE_KEYS:
         value = extension.get(key)
         if value is None:
             continue
-        try:
-            if key == "valueCodeableConcept":
-                return concept_code(value)
-            if key == "valueCoding":
+        if key == "valueCoding":
+            try:
                 return coding_code(value)
-            if type(value) is str:
-                return value, None
-            raise FieldError("", f"expected a string, got {json_type(value)}")
-        except FieldError as error:
-            raise error.within(key) from None
+            except FieldError as error:
+                raise error.within(key) from None
+        if type(value) is str:
+            return value, None
+        raise FieldError(key, f"expected a string, got {json_type(value)}")
     return None, None
 
 
@@ -283,6 +314,14 @@ def coding_code(coding: Any) -> tuple[str | None, str | None]:
 
 def concept_code(concept: Any) -> tuple[str | None, str | None]:
     """``(code, system)`` of the first coding that has a code in a CodeableConcept."""
+    try:  # fast path: one well-formed coding, by far the common case
+        coding = concept["coding"][0]
+        code = coding["code"]
+        system = coding.get("system")
+        if type(code) is str and code and (system is None or type(system) is str):
+            return code, system
+    except (TypeError, KeyError, IndexError, AttributeError):
+        pass
     if type(concept) is not dict:
         raise FieldError("", f"expected a CodeableConcept object, got {json_type(concept)}")
     codings = concept.get("coding")
@@ -373,9 +412,18 @@ def parse_datetime(value: Any, path: str) -> dt.datetime:
     if type(value) is not str:
         raise FieldError(path, f"expected a dateTime string, got {json_type(value)}")
     try:
+        return _utc(value)
+    except ValueError:
+        raise FieldError(path, f"invalid date or dateTime {value!r}") from None
+
+
+@lru_cache(maxsize=4096)
+def _utc(value: str) -> dt.datetime:
+    """Memoised: capacity indicators of one Location, and whole batches, share their timestamps."""
+    try:
         parsed = dt.datetime.fromisoformat(value)
     except ValueError:
-        parsed = dt.datetime.combine(_partial_date(value, path), dt.time())
+        parsed = dt.datetime.combine(_partial_date(value), dt.time())
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=PARIS)
     return parsed.astimezone(UTC)
@@ -389,28 +437,22 @@ def parse_date(value: Any, path: str) -> dt.date:
     """A FHIR ``date`` (or the date part of a ``dateTime``, as written); partial dates mean their first day."""
     if type(value) is not str:
         raise FieldError(path, f"expected a date string, got {json_type(value)}")
-    if len(value) >= 10:
-        try:
-            return dt.date.fromisoformat(value[:10])
-        except ValueError:
-            raise FieldError(path, f"invalid date {value!r}") from None
-    return _partial_date(value, path)
+    try:
+        return dt.date.fromisoformat(value[:10]) if len(value) >= 10 else _partial_date(value)
+    except ValueError:
+        raise FieldError(path, f"invalid date {value!r}") from None
 
 
 def opt_date(value: Any, path: str) -> dt.date | None:
     return None if value is None else parse_date(value, path)
 
 
-def _partial_date(value: str, path: str) -> dt.date:
-    parts = value.split("-")
-    try:
-        if len(parts) == 1 and len(value) == 4:
-            return dt.date(int(value), 1, 1)
-        if len(parts) == 2 and len(parts[0]) == 4:
-            return dt.date(int(parts[0]), int(parts[1]), 1)
-    except ValueError:
-        pass
-    raise FieldError(path, f"invalid date or dateTime {value!r}")
+def _partial_date(value: str) -> dt.date:
+    """``YYYY`` or ``YYYY-MM`` → its first day; raises ``ValueError`` for anything else."""
+    year, _, month = value.partition("-")
+    if len(year) != 4 or (month and len(month) != 2):
+        raise ValueError(value)
+    return dt.date(int(year), int(month or 1), 1)
 
 
 # --- references -----------------------------------------------------------------------------------------
@@ -526,17 +568,20 @@ def contact_row(
 
 def contact_point_row(point: JSON, contact: ContactFields) -> ContactRow:
     """One ContactPoint (``telecom``) with the ROR channel, usage and confidentiality extensions."""
-    extensions = index_extensions(point)
-    channel = extension_value_code(first_extension(extensions, profile.EXT_TELECOM_CHANNEL))
+    channel = usage = level = None
+    for url, found in index_extensions(point).items():
+        try:
+            if url == profile.EXT_TELECOM_CHANNEL:
+                channel = extension_value_code(found[0])
+            elif url == profile.EXT_TELECOM_USAGE:
+                usage = extension_value_code(found[0])
+            elif url == profile.EXT_TELECOM_CONFIDENTIALITY:
+                level = confidentiality(found[0])
+        except FieldError as error:
+            raise error.within(f"extension({url.rpartition('/')[2]})") from None
     if channel is None:
         channel = _fallback_channel(point)
-    return contact_row(
-        contact,
-        channel,
-        opt_str(point, "value"),
-        extension_value_code(first_extension(extensions, profile.EXT_TELECOM_USAGE)),
-        confidentiality(first_extension(extensions, profile.EXT_TELECOM_CONFIDENTIALITY)),
-    )
+    return contact_row(contact, channel, opt_str(point, "value"), usage, level)
 
 
 def telecom_rows(owner: JSON, contact: ContactFields, rows: list[ContactRow], key: str = "telecom") -> None:

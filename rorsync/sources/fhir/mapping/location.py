@@ -10,6 +10,7 @@ than failing the whole Location or the batch on the store's uniqueness constrain
 from __future__ import annotations
 
 import datetime as dt
+from operator import itemgetter
 from typing import Final
 
 import orjson
@@ -24,6 +25,7 @@ from rorsync.sources.fhir.mapping.common import (
     address_columns,
     concept_codes,
     ext_value,
+    extension_code,
     extension_int,
     extension_str,
     extension_value_code,
@@ -89,24 +91,43 @@ def _operational_status(resource: JSON) -> str | None:
     return OPERATIONAL_STATUS_FROM_R203.get(code, code) if code else None
 
 
+# sub-extension name → CapacityRow column, for the coded ones (identity codes default to "", the rest to None)
+CAPACITY_CODE_COLUMNS: Final = {**profile.CAPACITY_SUBEXTENSIONS, "capacitySourceType": "source_type"}
+EMPTY_CAPACITY: Final[dict[str, object]] = {
+    **dict.fromkeys(CAPACITY_IDENTITY, ""),
+    "nb": None,
+    "source_type": None,
+    "updated_at": None,
+    "comment": None,
+}
+capacity_identity: Final = itemgetter(*CAPACITY_IDENTITY)
+
+
 def _capacity(extension: JSON) -> CapacityRow:
-    subs = index_sub_extensions(extension)
-    nb = ext_value(subs, "nbCapacity", extension_int)
-    if nb is None:
+    """One indicator, read in a single pass over its sub-extensions (the hottest loop of a full load)."""
+    row = dict(EMPTY_CAPACITY)
+    subs = extension.get("extension")
+    if type(subs) is not list:
+        raise FieldError("extension", f"expected an array, got {json_type(subs)}")
+    for index, sub in enumerate(subs):
+        name = sub.get("url") if type(sub) is dict else None
+        if type(name) is not str:
+            raise FieldError(f"extension[{index}]", "expected an object with a string url")
+        try:
+            column = CAPACITY_CODE_COLUMNS.get(name)
+            if column is not None:
+                code = extension_code(sub)[0]
+                row[column] = code if code or column == "source_type" else ""
+            elif name == "nbCapacity":
+                row["nb"] = extension_int(sub)
+            elif name == "capacityUpdateDate":
+                row["updated_at"] = opt_datetime(sub.get("valueDateTime") or sub.get("valueInstant"), "valueDateTime")
+            elif name == "comment":
+                row["comment"] = extension_str(sub)
+        except FieldError as error:
+            raise error.within(f"extension({name})") from None
+    if row["nb"] is None:
         raise FieldError("extension(nbCapacity)", "missing: an indicator without a count cannot be stored")
-    row: dict[str, object] = {
-        column: ext_value(subs, name, extension_value_code) or ""
-        for name, column in profile.CAPACITY_SUBEXTENSIONS.items()
-    }
-    row["nb"] = nb
-    row["source_type"] = ext_value(subs, "capacitySourceType", extension_value_code)
-    update = subs.get("capacityUpdateDate")
-    row["updated_at"] = (
-        opt_datetime(update[0].get("valueDateTime") or update[0].get("valueInstant"), "extension(capacityUpdateDate)")
-        if update
-        else None
-    )
-    row["comment"] = ext_value(subs, "comment", extension_str)
     return row  # type: ignore[return-value]
 
 
@@ -117,7 +138,7 @@ def _capacities(extensions: dict[str, list[JSON]], rows: list[CapacityRow]) -> N
             row = _capacity(extension)
         except FieldError as error:
             raise error.within(f"extension(ror-location-supported-capacity)[{index}]") from None
-        identity = tuple(row[column] for column in CAPACITY_IDENTITY)  # type: ignore[literal-required]
+        identity = capacity_identity(row)
         kept = by_identity.get(identity)
         if kept is None or (row["updated_at"] or EPOCH) >= (kept["updated_at"] or EPOCH):
             by_identity[identity] = row

@@ -21,7 +21,7 @@ The kind is decided by the first rule that applies:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Final, cast
 
 from rorsync.model import ContactRow, OrganizationKind, OrganizationRow
 from rorsync.sources.fhir import profile
@@ -29,6 +29,7 @@ from rorsync.sources.fhir.mapping.children import Children
 from rorsync.sources.fhir.mapping.common import (
     JSON,
     NO_CONTACT,
+    ExtensionColumns,
     FieldError,
     address_columns,
     code_row,
@@ -37,6 +38,7 @@ from rorsync.sources.fhir.mapping.common import (
     confidentiality,
     ext_value,
     extension_bool,
+    extension_columns,
     extension_date,
     extension_str,
     extension_value_code,
@@ -87,6 +89,17 @@ AGGREGATE_TABLES: Final = frozenset({"TRE_R69"})
 ESPIC_TABLES: Final = frozenset({"TRE_R73"})
 
 ADDRESS_COMMUNE_SUFFIXES: Final = ("insee-code", "commune-cog")
+
+EMPTY_ORGANIZATION: Final = dict.fromkeys(OrganizationRow.__annotations__)
+ORGANIZATION_EXTENSIONS: Final[ExtensionColumns] = {
+    profile.EXT_LOC_COMMUNE_COG: ("commune_cog", extension_value_code),
+    profile.EXT_ORG_CLOSING_TYPE: ("closing_type_code", extension_value_code),
+    profile.EXT_ORG_REOPENING_DATE: ("reopening_date", extension_date),
+    profile.EXT_ORG_DROP_ZONE: ("drop_zone", extension_bool),
+    profile.EXT_ORG_ORSAN: ("orsan_level_code", extension_value_code),
+    profile.EXT_COMMENT: ("comment", extension_str),
+    profile.EXT_META_COMMENT: ("comment", extension_str),
+}
 
 
 class _Identifiers:
@@ -233,38 +246,30 @@ def map_organization(resource: JSON, extensions: dict[str, list[JSON]], children
     except FieldError as error:
         raise error.within("address") from None
 
-    period = ext_value(extensions, profile.EXT_ORGANIZATION_PERIOD, _period)
-    comment = ext_value(extensions, profile.EXT_COMMENT, extension_str) or ext_value(
-        extensions, profile.EXT_META_COMMENT, extension_str
-    )
-
     territorial_codes(extensions, children.codes)
     _contacts(resource, children.contacts)
     telecom_rows(resource, NO_CONTACT, children.contacts)
 
-    return {
-        "kind": _kind(ids, parent_ref is not None, type_tables, "identifier").value,
-        "parent_ref": parent_ref,
-        "name": opt_str(resource, "name"),
-        "alias": first_str(resource, "alias"),
-        "finess": ids.finess,
-        "siren": ids.siren,
-        "siret": ids.siret,
-        "id_nat_struct": ids.id_nat_struct,
-        "oi_id": ids.oi_id,
-        "category_code": category,
-        "legal_status_code": legal_status,
-        "oi_type_code": oi_type,
-        "address_line": address_line,
-        "postal_code": postal_code,
-        "city": city,
-        "commune_cog": ext_value(extensions, profile.EXT_LOC_COMMUNE_COG, extension_value_code)
-        or _commune_cog(address),
-        "opening_date": period[0],
-        "closing_date": period[1],
-        "closing_type_code": ext_value(extensions, profile.EXT_ORG_CLOSING_TYPE, extension_value_code),
-        "reopening_date": ext_value(extensions, profile.EXT_ORG_REOPENING_DATE, extension_date),
-        "drop_zone": ext_value(extensions, profile.EXT_ORG_DROP_ZONE, extension_bool),
-        "orsan_level_code": ext_value(extensions, profile.EXT_ORG_ORSAN, extension_value_code),
-        "comment": comment,
-    }
+    row = dict(EMPTY_ORGANIZATION)
+    extension_columns(extensions, ORGANIZATION_EXTENSIONS, row)
+    row["opening_date"], row["closing_date"] = ext_value(extensions, profile.EXT_ORGANIZATION_PERIOD, _period)
+    row.update(
+        kind=_kind(ids, parent_ref is not None, type_tables, "identifier").value,
+        parent_ref=parent_ref,
+        name=opt_str(resource, "name"),
+        alias=first_str(resource, "alias"),
+        finess=ids.finess,
+        siren=ids.siren,
+        siret=ids.siret,
+        id_nat_struct=ids.id_nat_struct,
+        oi_id=ids.oi_id,
+        category_code=category,
+        legal_status_code=legal_status,
+        oi_type_code=oi_type,
+        address_line=address_line,
+        postal_code=postal_code,
+        city=city,
+    )
+    if row["commune_cog"] is None:
+        row["commune_cog"] = _commune_cog(address)
+    return cast(OrganizationRow, row)
