@@ -8,8 +8,10 @@ of a national export. Then measures, each in a fresh process so that peak RSS is
 * ``orjson.loads``           the floor: parse the file, nothing else;
 * ``reference``              the issue's reference pipeline: orjson.loads, then one ``executemany``
                              of (type, id, lastUpdated, payload) into one SQLite table;
-* ``iter_export_records``    rorsync: read + map every resource to a Record (file below the streaming
-                             threshold, read at once);
+* ``orjson.loads (GC off)``  the same with the cyclic GC disabled, to show what GC costs on a
+                             document held whole in memory;
+* ``iter_export_records``    rorsync: read + map every resource to a Record, the file read at once
+                             whatever its size;
 * ``iter_export_records (streamed)``  the same with the streaming reader forced (ijson, C backend).
 
 Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/fhir_parse.py [--resources 40000]``.
@@ -18,6 +20,7 @@ Run: ``PYTHONPATH=. /work/venv/bin/python benchmarks/fhir_parse.py [--resources 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import random
 import resource
@@ -35,7 +38,13 @@ from rorsync import codes
 from rorsync.sources.fhir import profile
 from rorsync.sources.fhir.parse import iter_export_records
 
-MODES = ("orjson.loads", "reference", "iter_export_records", "iter_export_records (streamed)")
+MODES = (
+    "orjson.loads",
+    "orjson.loads (GC off)",
+    "reference",
+    "iter_export_records",
+    "iter_export_records (streamed)",
+)
 AS = "https://apifhir.annuaire.sante.fr/ws-sync/exposed/structuredefinition/"
 
 
@@ -66,7 +75,11 @@ class World:
         return {"lastUpdated": stamp, "tag": [{"system": profile.REGION_TAG_SYSTEM, "code": region}]}
 
     def telecom(self, system: str, level: str) -> dict[str, Any]:
-        value = f"0{self.rng.randint(100000000, 999999999)}" if system == "phone" else f"u{self.rng.randint(1, 10**6)}@x.mssante.fr"
+        value = (
+            f"0{self.rng.randint(100000000, 999999999)}"
+            if system == "phone"
+            else f"u{self.rng.randint(1, 10**6)}@x.mssante.fr"
+        )
         return {
             "extension": [
                 coded(profile.EXT_TELECOM_CHANNEL, "TRE_R200", "2" if system == "phone" else "3"),
@@ -148,7 +161,9 @@ class World:
                 {"url": profile.EXT_CREATION_DATE, "valueDateTime": "2022-01-01T00:00:00Z"},
                 *capacities,
             ],
-            "identifier": [{"type": {"coding": [{"system": profile.ID_TYPE_R354, "code": "25"}]}, "value": f"{region}/{rid}"}],
+            "identifier": [
+                {"type": {"coding": [{"system": profile.ID_TYPE_R354, "code": "25"}]}, "value": f"{region}/{rid}"}
+            ],
             "status": "active",
             "operationalStatus": {"code": "OP"},
             "name": "UNITE DE SURVEILLANCE CONTINUE CHIR",
@@ -177,12 +192,20 @@ class World:
             "id": rid,
             "meta": self.meta(region),
             "extension": [
-                {"url": profile.EXT_TEMPLATE, "valueCanonical": "https://interop.esante.gouv.fr/ig/fhir/ror/Questionnaire/MS-141|1"},
+                {
+                    "url": profile.EXT_TEMPLATE,
+                    "valueCanonical": "https://interop.esante.gouv.fr/ig/fhir/ror/Questionnaire/MS-141|1",
+                },
                 {"url": profile.EXT_CREATION_DATE, "valueDateTime": "2024-09-12T08:30:00+02:00"},
                 {"url": profile.EXT_HS_SENSITIVE_UNIT, "valueBoolean": self.rng.random() < 0.03},
                 {
                     "url": profile.EXT_HS_PATIENT_TYPE,
-                    "extension": [{"url": "ageRange", "valueRange": {"low": {"value": 15, "code": "a"}, "high": {"value": 150, "code": "a"}}}],
+                    "extension": [
+                        {
+                            "url": "ageRange",
+                            "valueRange": {"low": {"value": 15, "code": "a"}, "high": {"value": 150, "code": "a"}},
+                        }
+                    ],
                 },
                 {
                     "url": profile.EXT_HS_CONTACT,
@@ -200,7 +223,9 @@ class World:
                     ],
                 },
             ],
-            "identifier": [{"type": {"coding": [{"system": profile.ID_TYPE_R355, "code": "35"}]}, "value": f"{region}/{rid}"}],
+            "identifier": [
+                {"type": {"coding": [{"system": profile.ID_TYPE_R355, "code": "35"}]}, "value": f"{region}/{rid}"}
+            ],
             "providedBy": {"reference": f"Organization/{organization}"},
             "category": [concept("TRE_R244", "11")],
             "type": [concept("TRE_R227", self.rng.choice(["01", "02", "03", "04"]))],
@@ -263,7 +288,9 @@ def build_export(count: int, seed: int = 20250408) -> bytes:
 def run_mode(mode: str, path: Path) -> dict[str, float]:
     """One measurement in this process; returns seconds and resource count."""
     started = time.perf_counter()
-    if mode == "orjson.loads":
+    if mode.startswith("orjson.loads"):
+        if mode.endswith("(GC off)"):
+            gc.disable()
         count = len(orjson.loads(path.read_bytes())["entry"])
     elif mode == "reference":
         bundle = orjson.loads(path.read_bytes())
@@ -294,20 +321,34 @@ def main() -> None:
     parser.add_argument("--resources", type=int, default=40_000)
     parser.add_argument("--repeat", type=int, default=3, help="runs per mode; the best is reported")
     parser.add_argument("--child", nargs=2, metavar=("MODE", "PATH"), help=argparse.SUPPRESS)
+    parser.add_argument("--build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         print(json.dumps(run_mode(args.child[0], Path(args.child[1]))))
         return
+    if args.build:
+        args.build.write_bytes(build_export(args.resources))
+        return
 
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "export.json"
-        path.write_bytes(build_export(args.resources))
+        # Built in a child too: Linux carries a parent's peak RSS over fork+exec into its children.
+        subprocess.run([sys.executable, __file__, "--resources", str(args.resources), "--build", str(path)], check=True)
         megabytes = path.stat().st_size / 1e6
-        print(f"file: {args.resources} resources, {megabytes:.1f} MB ({path.stat().st_size / args.resources:.0f} B/resource)")
+        print(
+            f"file: {args.resources} resources, {megabytes:.1f} MB ({path.stat().st_size / args.resources:.0f} B/resource)"
+        )
         results: dict[str, dict[str, float]] = {}
         for mode in MODES:
             runs = [
-                json.loads(subprocess.run([sys.executable, __file__, "--child", mode, str(path)], check=True, capture_output=True, text=True).stdout)
+                json.loads(
+                    subprocess.run(
+                        [sys.executable, __file__, "--child", mode, str(path)],
+                        check=True,
+                        capture_output=True,
+                        text=True,
+                    ).stdout
+                )
                 for _ in range(args.repeat)
             ]
             results[mode] = min(runs, key=lambda run: run["seconds"])

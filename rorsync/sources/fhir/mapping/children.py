@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from rorsync.model import CapacityRow, CodeRow, ContactRow, EquipmentRow, ResidentialCapacityRow
 
 
-@dataclass(slots=True)
 class Children:
-    codes: list[CodeRow] = field(default_factory=list)
-    contacts: list[ContactRow] = field(default_factory=list)
-    capacities: list[CapacityRow] = field(default_factory=list)
-    equipment: list[EquipmentRow] = field(default_factory=list)
-    residential: list[ResidentialCapacityRow] = field(default_factory=list)
-    location_refs: list[str] = field(default_factory=list)
+    __slots__ = ("capacities", "codes", "contacts", "equipment", "location_refs", "residential")
+
+    def __init__(self) -> None:  # plain list literals: one of these is built per resource
+        self.codes: list[CodeRow] = []
+        self.contacts: list[ContactRow] = []
+        self.capacities: list[CapacityRow] = []
+        self.equipment: list[EquipmentRow] = []
+        self.residential: list[ResidentialCapacityRow] = []
+        self.location_refs: list[str] = []

@@ -145,12 +145,12 @@ def index_extensions(owner: JSON) -> dict[str, list[JSON]]:
             url = extension["url"]
             found = by_url.get(url)
             if found is None:
+                if type(url) is not str:
+                    _raise_bad_extensions(extensions)
                 by_url[url] = [extension]
             else:
                 found.append(extension)
     except (TypeError, KeyError):
-        _raise_bad_extensions(extensions)
-    if not all(type(url) is str for url in by_url):
         _raise_bad_extensions(extensions)
     return by_url
 
@@ -162,23 +162,6 @@ def _raise_bad_extensions(extensions: Any) -> NoReturn:
         if type(extension) is not dict or type(extension.get("url")) is not str:
             raise FieldError(f"extension[{index}]", "expected an object with a string url")
     raise AssertionError("unreachable: every extension is an object with a string url")
-
-
-def index_sub_extensions(extension: JSON) -> dict[str, list[JSON]]:
-    """Sub-extensions of a complex extension by short name (last URL segment).
-
-    Slices defined by another extension carry its canonical URL (``…/ror-confidentiality-level``),
-    the others a bare name (``telecomAddress``); keying on the last segment reads both, and also the
-    short form some producers write for the former. :func:`ext_value` works on either index.
-    """
-    by_name: dict[str, list[JSON]] = {}
-    for url, found in index_extensions(extension).items():
-        name = url.rpartition("/")[2]
-        if name in by_name:
-            by_name[name].extend(found)
-        else:
-            by_name[name] = found
-    return by_name
 
 
 def first_extension(by_url: dict[str, list[JSON]], url: str) -> JSON | None:
@@ -203,27 +186,25 @@ ExtensionColumns = dict[str, tuple[str, Callable[[JSON], Any]]]
 def extension_columns(by_url: dict[str, list[JSON]], columns: ExtensionColumns, row: dict[str, Any]) -> None:
     """``row[column] = read(extension)`` for each extension of ``columns`` present (first one wins).
 
-    Walks the extensions the resource has rather than looking up every known URL: most are absent.
+    Walks the extensions the element has rather than looking up every known URL: most are absent.
+    ``row`` may be a template of ``None`` columns or an empty dict.
     """
     for url, found in by_url.items():
         target = columns.get(url)
-        if target is not None and row[target[0]] is None:
+        if target is not None and row.get(target[0]) is None:
             try:
                 row[target[0]] = target[1](found[0])
             except FieldError as error:
                 raise error.within(f"extension({url.rpartition('/')[2]})") from None
 
 
-def find_by_suffix(by_url: dict[str, list[JSON]], suffix: str) -> JSON | None:
-    """First extension whose URL ends with ``suffix``, for extensions whose host and spelling move.
+def with_short_names(columns: ExtensionColumns) -> ExtensionColumns:
+    """``columns`` also keyed by the last URL segment of each canonical URL.
 
-    Case and hyphens are ignored (``suffix`` is given lowercase without them), so
-    ``…/practitionerRole-vitaleAccepted`` and ``…/as-ext-practitionerrole-vitale-accepted`` both match.
+    Inside a complex extension, a slice defined by another extension carries that extension's
+    canonical URL (``…/ror-confidentiality-level``); some producers write only its short name.
     """
-    for url, found in by_url.items():
-        if url.lower().replace("-", "").endswith(suffix):
-            return found[0]
-    return None
+    return columns | {url.rpartition("/")[2]: target for url, target in columns.items() if "/" in url}
 
 
 VALUE_CODE_KEYS: Final = ("valueCodeableConcept", "valueCoding", "valueCode", "valueString")
@@ -281,6 +262,10 @@ def extension_date(extension: JSON | None) -> dt.date | None:
     if value is None:
         value = extension.get("valueDateTime")
     return opt_date(value, "value[x]")
+
+
+def extension_human_name(extension: JSON | None) -> str | None:
+    return human_name_text(opt_obj(extension, "valueHumanName")) if extension is not None else None
 
 
 def extension_int(extension: JSON | None) -> int | None:
@@ -391,7 +376,7 @@ def territorial_codes(by_url: dict[str, list[JSON]], rows: list[CodeRow]) -> Non
     """
     for index, extension in enumerate(by_url.get(profile.EXT_TERRITORIAL_DIVISION, ())):
         try:
-            division = index_sub_extensions(extension).get(TERRITORY_CODE_NAME)
+            division = index_extensions(extension).get(TERRITORY_CODE_NAME)
             code, system = extension_code(division[0] if division else extension)
         except FieldError as error:
             raise error.within(f"extension(ror-territorial-division)[{index}]") from None
@@ -515,19 +500,20 @@ def address_columns(address: JSON | None) -> tuple[str | None, str | None, str |
     for index, line in enumerate(lines):
         if type(line) is not str:
             raise FieldError(f"line[{index}]", f"expected a string, got {json_type(line)}")
-    line_text = ", ".join(line for line in lines if line) or None
+    line_text = ", ".join(filter(None, lines)) or None
     return line_text, opt_str(address, "postalCode"), opt_str(address, "city")
 
 
 # --- contacts and telecoms --------------------------------------------------------------------------
 
 
+CONFIDENTIALITY_LEVELS: Final = {"1": 1, "2": 2, "3": 3}
+
+
 def confidentiality(extension: JSON | None) -> int | None:
     """TRE_R283 level 1–3; absent or outside that range gives ``None``, which the policy treats as level 3."""
     code = extension_value_code(extension)
-    if code is not None and len(code) == 1 and code in "123":
-        return int(code)
-    return None
+    return CONFIDENTIALITY_LEVELS.get(code) if code is not None else None
 
 
 # ContactPoint.system → TRE_R200 channel, used only when the ROR channel extension is missing (the FR

@@ -30,7 +30,7 @@ from rorsync.sources.fhir.mapping.common import (
     extension_str,
     extension_value_code,
     first_concept_code,
-    index_sub_extensions,
+    index_extensions,
     json_type,
     obj_items,
     opt_datetime,
@@ -116,7 +116,14 @@ def _capacity(extension: JSON) -> CapacityRow:
         try:
             column = CAPACITY_CODE_COLUMNS.get(name)
             if column is not None:
-                code = extension_code(sub)[0]
+                try:  # inlined fast path for the usual valueCodeableConcept with one coding
+                    code = sub["valueCodeableConcept"]["coding"][0]["code"]
+                    if type(code) is not str:
+                        code = None
+                except (KeyError, TypeError, IndexError):
+                    code = None
+                if code is None:  # other value forms (valueCode...), or the error naming the element
+                    code = extension_code(sub)[0]
                 row[column] = code if code or column == "source_type" else ""
             elif name == "nbCapacity":
                 row["nb"] = extension_int(sub)
@@ -146,7 +153,7 @@ def _capacities(extensions: dict[str, list[JSON]], rows: list[CapacityRow]) -> N
 
 
 def _equipment_limit(extension: JSON) -> dict[str, object]:
-    subs = index_sub_extensions(extension)
+    subs = index_extensions(extension)
     limit = subs.get("limitValue")
     quantity = opt_obj(limit[0], "valueQuantity") if limit else None
     return {
@@ -157,11 +164,11 @@ def _equipment_limit(extension: JSON) -> dict[str, object]:
 
 
 def _equipment(extensions: dict[str, list[JSON]], rows: list[EquipmentRow]) -> None:
-    limit_name = profile.EXT_LOC_EQUIPMENT_LIMIT.rpartition("/")[2]
+    limit_names = (profile.EXT_LOC_EQUIPMENT_LIMIT, profile.EXT_LOC_EQUIPMENT_LIMIT.rpartition("/")[2])
     for index, extension in enumerate(extensions.get(profile.EXT_LOC_EQUIPMENT, ())):
         try:
-            subs = index_sub_extensions(extension)
-            limits = [_equipment_limit(limit) for limit in subs.get(limit_name, ())]
+            subs = index_extensions(extension)
+            limits = [_equipment_limit(limit) for name in limit_names for limit in subs.get(name, ())]
             rows.append(
                 {
                     "equipment_type_code": ext_value(subs, "equipmentType", extension_value_code),
@@ -176,7 +183,7 @@ def _equipment(extensions: dict[str, list[JSON]], rows: list[EquipmentRow]) -> N
 def _residential(extensions: dict[str, list[JSON]], rows: list[ResidentialCapacityRow]) -> None:
     for index, extension in enumerate(extensions.get(profile.EXT_LOC_RESIDENTIAL_CAPACITY, ())):
         try:
-            subs = index_sub_extensions(extension)
+            subs = index_extensions(extension)
             rows.append(
                 {
                     "residential_type_code": ext_value(subs, "residentialType", extension_value_code),

@@ -12,7 +12,7 @@ possibly sensitive unit, and the offer is kept rather than quarantined, so no da
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final
+from typing import Any, Final
 
 from rorsync.model import ContactRow, OfferRow
 from rorsync.sources.fhir import profile
@@ -29,12 +29,12 @@ from rorsync.sources.fhir.mapping.common import (
     ext_value,
     extension_bool,
     extension_codes,
+    extension_columns,
+    extension_human_name,
     extension_str,
     extension_value_code,
     first_concept_code,
-    human_name_text,
     index_extensions,
-    index_sub_extensions,
     json_type,
     obj_items,
     opt_datetime,
@@ -45,6 +45,7 @@ from rorsync.sources.fhir.mapping.common import (
     table_for_system,
     telecom_rows,
     territorial_codes,
+    with_short_names,
 )
 
 MISSING_SENSITIVE_FLAG_MEANS: Final = True
@@ -79,23 +80,31 @@ OFFER_IDENTIFIER_TYPE_KEY: Final = ("TRE_R355", profile.OFFER_IDENTIFIER_TYPE)
 # ageRange units → years. The IG writes ``code=a``; FR Core moves to UCUM, where ``a`` is the year too.
 AGE_UNIT_YEARS: Final = {"a": 1.0, "ann": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25}
 
-HS_CONTACT_NAME: Final = "name"
-HS_CONTACT_PURPOSE: Final = "purposeContact"
-HS_CONTACT_DESCRIPTION: Final = "description"
-HS_CONTACT_FUNCTION_NAMES: Final = ("ror-contact-function-contact", "ror-function-contact")
-HS_CONTACT_TELECOM_ADDRESS: Final = "telecomAddress"
-
 
 def _short(url: str) -> str:
     return url.rpartition("/")[2]
 
 
-# Sub-extensions defined by another extension, keyed by short name in a sub-extension index.
-HS_CONTACT_CONFIDENTIALITY: Final = _short(profile.EXT_CONFIDENTIALITY)
 HS_CONTACT_TELECOM: Final = _short(profile.EXT_HS_CONTACT_TELECOM)
-TELECOM_CHANNEL: Final = _short(profile.EXT_TELECOM_CHANNEL)
-TELECOM_USAGE: Final = _short(profile.EXT_TELECOM_USAGE)
-TELECOM_CONFIDENTIALITY: Final = _short(profile.EXT_TELECOM_CONFIDENTIALITY)
+# sub-extension (canonical URL or short name) → part of the contact / of one of its telecoms
+HS_CONTACT_PARTS: Final = with_short_names(
+    {
+        "name": ("name", extension_human_name),
+        "purposeContact": ("purpose", extension_value_code),
+        "description": ("description", extension_str),
+        profile.EXT_CONTACT_FUNCTION: ("function", extension_value_code),
+        "ror-function-contact": ("function", extension_value_code),
+        profile.EXT_CONFIDENTIALITY: ("level", confidentiality),
+    }
+)
+HS_TELECOM_PARTS: Final = with_short_names(
+    {
+        profile.EXT_TELECOM_CHANNEL: ("channel", extension_value_code),
+        "telecomAddress": ("value", extension_str),
+        profile.EXT_TELECOM_USAGE: ("usage", extension_value_code),
+        profile.EXT_TELECOM_CONFIDENTIALITY: ("level", confidentiality),
+    }
+)
 
 
 def _offer_identifier(resource: JSON) -> str | None:
@@ -184,12 +193,10 @@ def _patient_type(extension: JSON | None, children: Children) -> tuple[float | N
     """``ror-healthcareservice-patient-type``: public pris en charge codes and the age range in years."""
     if extension is None:
         return None, None
-    subs = index_sub_extensions(extension)
+    subs = index_extensions(extension)
     extension_codes(subs.get("supportedPatientInfo", ()), "supportedPatientInfo", "patient_type", children.codes)
     age_range = subs.get("ageRange")
-    if not age_range:
-        return None, None
-    value = opt_obj(age_range[0], "valueRange")
+    value = opt_obj(age_range[0], "valueRange") if age_range else None
     if value is None:
         return None, None
     return (
@@ -199,34 +206,27 @@ def _patient_type(extension: JSON | None, children: Children) -> tuple[float | N
 
 
 def _contact_telecom(extension: JSON, contact: ContactFields, rows: list[ContactRow]) -> None:
-    subs = index_sub_extensions(extension)
-    rows.append(
-        contact_row(
-            contact,
-            ext_value(subs, TELECOM_CHANNEL, extension_value_code),
-            ext_value(subs, HS_CONTACT_TELECOM_ADDRESS, extension_str),
-            ext_value(subs, TELECOM_USAGE, extension_value_code),
-            ext_value(subs, TELECOM_CONFIDENTIALITY, confidentiality),
-        )
-    )
+    parts: dict[str, Any] = {}
+    extension_columns(index_extensions(extension), HS_TELECOM_PARTS, parts)
+    rows.append(contact_row(contact, parts.get("channel"), parts.get("value"), parts.get("usage"), parts.get("level")))
 
 
 def _contacts(extensions: dict[str, list[JSON]], rows: list[ContactRow]) -> None:
     """``ror-healthcareservice-contact``: one row per contact telecom, or one telecom-less row."""
     for index, extension in enumerate(extensions.get(profile.EXT_HS_CONTACT, ())):
         try:
-            subs = index_sub_extensions(extension)
-            name = subs.get(HS_CONTACT_NAME)
-            function = next((subs[n] for n in HS_CONTACT_FUNCTION_NAMES if n in subs), None)
+            subs = index_extensions(extension)
+            parts: dict[str, Any] = {}
+            extension_columns(subs, HS_CONTACT_PARTS, parts)
             contact: ContactFields = (
                 index,
-                human_name_text(opt_obj(name[0], "valueHumanName")) if name else None,
-                ext_value(subs, HS_CONTACT_PURPOSE, extension_value_code),
-                extension_value_code(function[0]) if function else None,
-                ext_value(subs, HS_CONTACT_DESCRIPTION, extension_str),
-                ext_value(subs, HS_CONTACT_CONFIDENTIALITY, confidentiality),
+                parts.get("name"),
+                parts.get("purpose"),
+                parts.get("function"),
+                parts.get("description"),
+                parts.get("level"),
             )
-            telecoms = subs.get(HS_CONTACT_TELECOM, ())
+            telecoms = subs.get(profile.EXT_HS_CONTACT_TELECOM) or subs.get(HS_CONTACT_TELECOM) or []
             for telecom_index, telecom in enumerate(telecoms):
                 try:
                     _contact_telecom(telecom, contact, rows)

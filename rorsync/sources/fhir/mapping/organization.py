@@ -21,7 +21,7 @@ The kind is decided by the first rule that applies:
 from __future__ import annotations
 
 import datetime as dt
-from typing import Final, cast
+from typing import Any, Final
 
 from rorsync.model import ContactRow, OrganizationKind, OrganizationRow
 from rorsync.sources.fhir import profile
@@ -90,7 +90,6 @@ ESPIC_TABLES: Final = frozenset({"TRE_R73"})
 
 ADDRESS_COMMUNE_SUFFIXES: Final = ("insee-code", "commune-cog")
 
-EMPTY_ORGANIZATION: Final = dict.fromkeys(OrganizationRow.__annotations__)
 ORGANIZATION_EXTENSIONS: Final[ExtensionColumns] = {
     profile.EXT_LOC_COMMUNE_COG: ("commune_cog", extension_value_code),
     profile.EXT_ORG_CLOSING_TYPE: ("closing_type_code", extension_value_code),
@@ -154,25 +153,30 @@ def _read_identifiers(resource: JSON) -> _Identifiers:
     return found
 
 
-def _kind(ids: _Identifiers, has_parent: bool, type_tables: set[str], where: str) -> OrganizationKind:
+EJ: Final = OrganizationKind.EJ.value
+EG: Final = OrganizationKind.EG.value
+OI: Final = OrganizationKind.OI.value
+
+
+def _kind(ids: _Identifiers, has_parent: bool, type_tables: set[str], where: str) -> str:
     if ids.oi_id:
-        return OrganizationKind.OI
+        return OI
     if ids.siren and not has_parent:
-        return OrganizationKind.EJ
+        return EJ
     if ids.siret:
-        return OrganizationKind.EG
+        return EG
     if type_tables & OI_TYPE_TABLES:
-        return OrganizationKind.OI
+        return OI
     if has_parent:
-        return OrganizationKind.EG
+        return EG
     if type_tables & (LEGAL_STATUS_TABLES | AGGREGATE_TABLES):
-        return OrganizationKind.EJ
+        return EJ
     if type_tables & CATEGORY_TABLES:
-        return OrganizationKind.EG
+        return EG
     if ids.id_nat_struct and ids.id_nat_struct[0] == "2":
-        return OrganizationKind.EJ
+        return EJ
     if (ids.id_nat_struct and ids.id_nat_struct[0] == "3") or ids.finess:
-        return OrganizationKind.EG
+        return EG
     raise FieldError(where, "cannot tell EJ, EG and OI apart: no OI/SIREN/SIRET/FINESS identifier, partOf or type")
 
 
@@ -250,26 +254,31 @@ def map_organization(resource: JSON, extensions: dict[str, list[JSON]], children
     _contacts(resource, children.contacts)
     telecom_rows(resource, NO_CONTACT, children.contacts)
 
-    row = dict(EMPTY_ORGANIZATION)
-    extension_columns(extensions, ORGANIZATION_EXTENSIONS, row)
-    row["opening_date"], row["closing_date"] = ext_value(extensions, profile.EXT_ORGANIZATION_PERIOD, _period)
-    row.update(
-        kind=_kind(ids, parent_ref is not None, type_tables, "identifier").value,
-        parent_ref=parent_ref,
-        name=opt_str(resource, "name"),
-        alias=first_str(resource, "alias"),
-        finess=ids.finess,
-        siren=ids.siren,
-        siret=ids.siret,
-        id_nat_struct=ids.id_nat_struct,
-        oi_id=ids.oi_id,
-        category_code=category,
-        legal_status_code=legal_status,
-        oi_type_code=oi_type,
-        address_line=address_line,
-        postal_code=postal_code,
-        city=city,
-    )
-    if row["commune_cog"] is None:
-        row["commune_cog"] = _commune_cog(address)
-    return cast(OrganizationRow, row)
+    read: dict[str, Any] = {}
+    extension_columns(extensions, ORGANIZATION_EXTENSIONS, read)
+    opening_date, closing_date = ext_value(extensions, profile.EXT_ORGANIZATION_PERIOD, _period)
+    return {
+        "kind": _kind(ids, parent_ref is not None, type_tables, "identifier"),
+        "parent_ref": parent_ref,
+        "name": opt_str(resource, "name"),
+        "alias": first_str(resource, "alias"),
+        "finess": ids.finess,
+        "siren": ids.siren,
+        "siret": ids.siret,
+        "id_nat_struct": ids.id_nat_struct,
+        "oi_id": ids.oi_id,
+        "category_code": category,
+        "legal_status_code": legal_status,
+        "oi_type_code": oi_type,
+        "address_line": address_line,
+        "postal_code": postal_code,
+        "city": city,
+        "commune_cog": read.get("commune_cog") or _commune_cog(address),
+        "opening_date": opening_date,
+        "closing_date": closing_date,
+        "closing_type_code": read.get("closing_type_code"),
+        "reopening_date": read.get("reopening_date"),
+        "drop_zone": read.get("drop_zone"),
+        "orsan_level_code": read.get("orsan_level_code"),
+        "comment": read.get("comment"),
+    }

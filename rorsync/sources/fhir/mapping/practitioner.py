@@ -3,7 +3,7 @@
 The Annuaire Santé extensions of PractitionerRole (``contracted``, ``hasCAS``, ``vitaleAccepted``)
 are about to move host (``apifhir.annuaire.sante.fr/…/practitionerRole-*`` today,
 ``…/ig/fhir/annuaire/StructureDefinition/as-ext-practitionerrole-*`` after the FR Core move), so
-they are found by URL suffix. They have no column: they become code rows (kinds ``contracted``,
+they are recognised by the last segment of their URL. They have no column: they become code rows (kinds ``contracted``,
 ``has_cas``, ``vitale_accepted``), a boolean as ``"true"``/``"false"``, a coded value as its code.
 """
 
@@ -24,7 +24,6 @@ from rorsync.sources.fhir.mapping.common import (
     extension_bool,
     extension_code,
     extension_value_code,
-    find_by_suffix,
     first_concept_code,
     first_obj,
     first_reference_id,
@@ -36,11 +35,13 @@ from rorsync.sources.fhir.mapping.common import (
     telecom_rows,
 )
 
-ANNUAIRE_EXTENSION_KINDS: Final = (  # (URL suffix, lowercase without hyphens; code kind)
-    ("practitionerrolecontracted", "contracted"),
-    ("practitionerrolehascas", "has_cas"),
-    ("practitionerrolevitaleaccepted", "vitale_accepted"),
-)
+# Last URL segment, lowercase, hyphens and the "as-ext-" prefix removed → code kind: matches
+# …/practitionerRole-vitaleAccepted as well as …/as-ext-practitionerrole-vitale-accepted.
+ANNUAIRE_EXTENSION_KINDS: Final = {
+    "practitionerrolecontracted": "contracted",
+    "practitionerrolehascas": "has_cas",
+    "practitionerrolevitaleaccepted": "vitale_accepted",
+}
 
 
 def _identifier(resource: JSON, system: str | None) -> str | None:
@@ -75,15 +76,16 @@ def map_practitioner(resource: JSON, extensions: dict[str, list[JSON]], children
 
 
 def _annuaire_codes(extensions: dict[str, list[JSON]], children: Children) -> None:
-    for suffix, kind in ANNUAIRE_EXTENSION_KINDS:
-        extension = find_by_suffix(extensions, suffix)
-        if extension is None:
+    for url, found in extensions.items():
+        name = url.rpartition("/")[2].lower().replace("-", "").removeprefix("asext")
+        kind = ANNUAIRE_EXTENSION_KINDS.get(name)
+        if kind is None:
             continue
         try:
-            flag = extension_bool(extension)
-            code, system = (("true" if flag else "false"), None) if flag is not None else extension_code(extension)
+            flag = extension_bool(found[0])
+            code, system = (("true" if flag else "false"), None) if flag is not None else extension_code(found[0])
         except FieldError as error:
-            raise error.within(f"extension({suffix})") from None
+            raise error.within(f"extension({url.rpartition('/')[2]})") from None
         if code:
             children.codes.append(code_row(kind, code, system))
 
