@@ -22,7 +22,6 @@ class ResourceError(RecordError):
         where: str,
         reason: str,
         payload: bytes = b"",
-        *,
         resource_type: str | None = None,
         resource_id: str | None = None,
     ) -> None:

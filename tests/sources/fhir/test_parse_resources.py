@@ -28,6 +28,18 @@ def telecom_row(**fields: Any) -> ContactRow:
     return row  # type: ignore[return-value]
 
 
+def standard_phone(number: str) -> ContactRow:
+    """§13: the public "Standard" contact (level 1) with its public fixed phone."""
+    return telecom_row(
+        contact_ord=0,
+        purpose_code="06",
+        contact_confidentiality=1,
+        channel_code="2",
+        value=number,
+        telecom_confidentiality=1,
+    )
+
+
 def indicator(status: str, nb: int, **codes: str) -> CapacityRow:
     row: dict[str, Any] = {
         "capacity_type": "01",
@@ -140,16 +152,7 @@ def test_healthcare_service_1234564() -> None:
         {"kind": "annual_opening", "table_id": "TRE_R238", "code": "02"},
         {"kind": "specialty", "table_id": "TRE_R211", "code": "022"},
     ]
-    assert record.contacts == [
-        telecom_row(
-            contact_ord=0,
-            purpose_code="06",
-            contact_confidentiality=1,
-            channel_code="2",
-            value="0199999999",
-            telecom_confidentiality=1,
-        )
-    ]
+    assert record.contacts == [standard_phone("0199999999")]
     assert record.location_refs == ["888888"]
 
 
@@ -182,16 +185,7 @@ def test_eg_quietude_bois_colombes() -> None:
         "orsan_level_code": None,
         "comment": None,
     }
-    assert record.contacts == [
-        telecom_row(
-            contact_ord=0,
-            purpose_code="06",
-            contact_confidentiality=1,
-            channel_code="2",
-            value="0147000000",
-            telecom_confidentiality=1,
-        )
-    ]
+    assert record.contacts == [standard_phone("0147000000")]
 
 
 def test_ej_quietude() -> None:

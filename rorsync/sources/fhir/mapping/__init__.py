@@ -99,21 +99,11 @@ def record_from_resource(resource: dict[str, Any], payload: bytes | None = None)
         children = Children()
         row = mapper(resource, index_extensions(resource), children)
     except FieldError as error:
-        raise ResourceError(
-            where,
-            f"{error.path}: {error.reason}",
-            payload or orjson.dumps(resource),
-            resource_type=resource_type,
-            resource_id=resource_id,
-        ) from None
+        reason = f"{error.path}: {error.reason}"
+        raise ResourceError(where, reason, payload or orjson.dumps(resource), resource_type, resource_id) from None
     except (AttributeError, TypeError, ValueError, KeyError, IndexError) as error:
-        raise ResourceError(
-            where,
-            f"unexpected structure ({type(error).__name__}: {error})",
-            payload or orjson.dumps(resource),
-            resource_type=resource_type,
-            resource_id=resource_id,
-        ) from error
+        reason = f"unexpected structure ({type(error).__name__}: {error})"
+        raise ResourceError(where, reason, payload or orjson.dumps(resource), resource_type, resource_id) from error
     return Record(
         entity=entity,
         resource_id=resource_id,

@@ -11,7 +11,7 @@ happy path, and :func:`rorsync.sources.fhir.mapping.record_from_resource` turns 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from functools import cache, lru_cache
 from typing import Any, Final, NoReturn, TypeVar
 from zoneinfo import ZoneInfo
@@ -89,11 +89,16 @@ def obj_items(owner: JSON, key: str) -> list[JSON]:
     return items
 
 
-def first_obj(owner: JSON, key: str) -> JSON | None:
-    """First item of a repeating complex element, or ``None``; accepts a lone object too."""
+def _first_item(owner: JSON, key: str) -> Any:
     value = owner.get(key)
     if type(value) is list:
-        value = value[0] if value else None
+        return value[0] if value else None
+    return value
+
+
+def first_obj(owner: JSON, key: str) -> JSON | None:
+    """First item of a repeating complex element, or ``None``; accepts a lone object too."""
+    value = _first_item(owner, key)
     if value is None or type(value) is dict:
         return value
     raise FieldError(key, f"expected an object, got {json_type(value)}")
@@ -101,9 +106,7 @@ def first_obj(owner: JSON, key: str) -> JSON | None:
 
 def first_str(owner: JSON, key: str) -> str | None:
     """First item of a repeating string element (``alias``, ``prefix``...), accepting a lone string."""
-    value = owner.get(key)
-    if type(value) is list:
-        value = value[0] if value else None
+    value = _first_item(owner, key)
     if value is None or type(value) is str:
         return value
     raise FieldError(key, f"expected a string, got {json_type(value)}")
@@ -337,6 +340,16 @@ def concept_codes(concept: Any) -> list[tuple[str, str | None]]:
         if code:
             found.append((code, system))
     return found
+
+
+def codings_of(owner: JSON, key: str) -> Iterator[tuple[str, str | None]]:
+    """Every ``(code, system)`` of the CodeableConcepts of ``owner[key]``, errors located at ``key[i]``."""
+    for index, concept in enumerate(obj_items(owner, key)):
+        try:
+            found = concept_codes(concept)
+        except FieldError as error:
+            raise error.within(f"{key}[{index}]") from None
+        yield from found
 
 
 def first_concept_code(owner: JSON, key: str) -> str | None:

@@ -23,6 +23,7 @@ from rorsync.sources.fhir.mapping.common import (
     ContactFields,
     FieldError,
     code_row,
+    codings_of,
     concept_codes,
     confidentiality,
     contact_row,
@@ -126,15 +127,10 @@ def _offer_identifier(resource: JSON) -> str | None:
 
 def _activity_field(resource: JSON) -> str | None:
     fallback: str | None = None
-    for index, concept in enumerate(obj_items(resource, "type")):
-        try:
-            found = concept_codes(concept)
-        except FieldError as error:
-            raise error.within(f"type[{index}]") from None
-        for code, system in found:
-            if table_for_system(system) in ACTIVITY_FIELD_TABLES:
-                return code
-            fallback = fallback or code
+    for code, system in codings_of(resource, "type"):
+        if table_for_system(system) in ACTIVITY_FIELD_TABLES:
+            return code
+        fallback = fallback or code
     return fallback
 
 
@@ -164,14 +160,9 @@ def _characteristics(resource: JSON, children: Children) -> tuple[str | None, st
 
 
 def _specialties(resource: JSON, children: Children) -> None:
-    for index, concept in enumerate(obj_items(resource, "specialty")):
-        try:
-            found = concept_codes(concept)
-        except FieldError as error:
-            raise error.within(f"specialty[{index}]") from None
-        for code, system in found:
-            kind = "activity_family" if table_for_system(system) in ACTIVITY_FAMILY_TABLES else "specialty"
-            children.codes.append(code_row(kind, code, system))
+    for code, system in codings_of(resource, "specialty"):
+        kind = "activity_family" if table_for_system(system) in ACTIVITY_FAMILY_TABLES else "specialty"
+        children.codes.append(code_row(kind, code, system))
 
 
 def _age_years(quantity: JSON | None, path: str) -> float | None:

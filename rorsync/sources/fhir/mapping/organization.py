@@ -33,8 +33,8 @@ from rorsync.sources.fhir.mapping.common import (
     FieldError,
     address_columns,
     code_row,
+    codings_of,
     concept_code,
-    concept_codes,
     confidentiality,
     ext_value,
     extension_bool,
@@ -223,26 +223,21 @@ def map_organization(resource: JSON, extensions: dict[str, list[JSON]], children
 
     category = legal_status = oi_type = None
     type_tables: set[str] = set()
-    for index, concept in enumerate(obj_items(resource, "type")):
-        try:
-            found = concept_codes(concept)
-        except FieldError as error:
-            raise error.within(f"type[{index}]") from None
-        for code, system in found:
-            table = table_for_system(system)
-            if table is None:
-                continue
-            type_tables.add(table)
-            if table in CATEGORY_TABLES:
-                category = category or code
-            elif table in LEGAL_STATUS_TABLES:
-                legal_status = legal_status or code
-            elif table in OI_TYPE_TABLES:
-                oi_type = oi_type or code
-            elif table in AGGREGATE_TABLES:
-                children.codes.append(code_row("aggregate", code, system))
-            elif table in ESPIC_TABLES:
-                children.codes.append(code_row("espic", code, system))
+    for code, system in codings_of(resource, "type"):
+        table = table_for_system(system)
+        if table is None:
+            continue
+        type_tables.add(table)
+        if table in CATEGORY_TABLES:
+            category = category or code
+        elif table in LEGAL_STATUS_TABLES:
+            legal_status = legal_status or code
+        elif table in OI_TYPE_TABLES:
+            oi_type = oi_type or code
+        elif table in AGGREGATE_TABLES:
+            children.codes.append(code_row("aggregate", code, system))
+        elif table in ESPIC_TABLES:
+            children.codes.append(code_row("espic", code, system))
 
     address = first_obj(resource, "address")
     try:

@@ -19,7 +19,7 @@ from rorsync.sources.fhir.mapping.common import (
     NO_CONTACT,
     FieldError,
     code_row,
-    concept_codes,
+    codings_of,
     ext_value,
     extension_bool,
     extension_code,
@@ -91,12 +91,7 @@ def _annuaire_codes(extensions: dict[str, list[JSON]], children: Children) -> No
 
 
 def map_practitioner_role(resource: JSON, extensions: dict[str, list[JSON]], children: Children) -> PractitionerRoleRow:
-    for index, concept in enumerate(obj_items(resource, "specialty")):
-        try:
-            found = concept_codes(concept)
-        except FieldError as error:
-            raise error.within(f"specialty[{index}]") from None
-        children.codes.extend(code_row("savoir_faire", code, system) for code, system in found)
+    children.codes.extend(code_row("savoir_faire", code, system) for code, system in codings_of(resource, "specialty"))
     _annuaire_codes(extensions, children)
     telecom_rows(resource, NO_CONTACT, children.contacts)
     return {
