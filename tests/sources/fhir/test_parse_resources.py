@@ -358,3 +358,10 @@ def test_duplicate_capacity_indicator_keeps_the_newest() -> None:
         (20, dt.datetime(2024, 7, 9, 6, 0, tzinfo=UTC))
     ]
     assert len(record.capacities) == 5
+
+
+def test_every_mirrored_resource_type_has_a_mapper() -> None:
+    from rorsync.sources.fhir import profile
+    from rorsync.sources.fhir.mapping import MAPPERS
+
+    assert set(MAPPERS) == set(profile.RESOURCE_TYPES)
