@@ -10,6 +10,8 @@ import orjson
 import pytest
 
 from rorsync.model import CapacityRow, ContactRow, Entity, Record
+from rorsync.sources.fhir import profile
+from rorsync.sources.fhir.mapping import MAPPERS
 from rorsync.sources.fhir.parse import record_from_resource
 from tests.sources.fhir.conftest import read_fixture
 
@@ -361,7 +363,4 @@ def test_duplicate_capacity_indicator_keeps_the_newest() -> None:
 
 
 def test_every_mirrored_resource_type_has_a_mapper() -> None:
-    from rorsync.sources.fhir import profile
-    from rorsync.sources.fhir.mapping import MAPPERS
-
     assert set(MAPPERS) == set(profile.RESOURCE_TYPES)
