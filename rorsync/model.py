@@ -221,6 +221,9 @@ CODE_KINDS: frozenset[str] = frozenset(
         "espic",  # TRE_R73
         # practitioner role
         "savoir_faire",  # TRE_R04 / TRE_R38 ...
+        "contracted",  # Annuaire Santé practitionerRole-contracted (convention)
+        "has_cas",  # Annuaire Santé practitionerRole-hasCAS: "true" / "false"
+        "vitale_accepted",  # Annuaire Santé practitionerRole-vitaleAccepted: "true" / "false"
     }
 )
 
