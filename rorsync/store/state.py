@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -60,6 +60,11 @@ async def set_cursor(
         },
     )
     await conn.execute(statement)
+
+
+async def clear_cursor(conn: AsyncConnection, source: Source, stream: str) -> None:
+    table = schema.sync_cursor
+    await conn.execute(delete(table).where(table.c.source == source.value, table.c.stream == stream))
 
 
 async def list_cursors(conn: AsyncConnection) -> list[Cursor]:

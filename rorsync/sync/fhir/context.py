@@ -1,0 +1,70 @@
+"""What every FHIR sync step needs: the client, the database, the settings, the clock."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from rorsync import metrics
+from rorsync.config import Settings
+from rorsync.model import Entity, Record, RecordError, Source
+from rorsync.sources.fhir.client import FhirClient
+from rorsync.sources.fhir.parse import SearchPage
+from rorsync.store.engine import Database
+from rorsync.sync.progress import NULL_PROGRESS, Progress
+from rorsync.sync.runs import RunHandle
+from rorsync.sync.writer import BatchWriter, Clock, utcnow
+
+RESOURCE_ENTITIES: dict[str, Entity] = {
+    "Organization": Entity.ORGANIZATION,
+    "HealthcareService": Entity.OFFER,
+    "Location": Entity.LOCATION,
+    "PractitionerRole": Entity.PRACTITIONER_ROLE,
+    "Practitioner": Entity.PRACTITIONER,
+}
+RESOURCE_TYPES = tuple(RESOURCE_ENTITIES)
+CAPACITY_TYPE = "Location"  # polled on its own, more frequent schedule
+DELTA_TYPES = tuple(t for t in RESOURCE_TYPES if t != CAPACITY_TYPE)
+
+
+def delta_stream(resource_type: str) -> str:
+    return f"delta:{resource_type}"
+
+
+@dataclass
+class FhirContext:
+    settings: Settings
+    db: Database
+    client: FhirClient
+    clock: Clock = utcnow
+
+    @property
+    def regions(self) -> list[str]:
+        return list(self.settings.fhir.regions)
+
+    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
+        return BatchWriter(
+            self.db,
+            Source.FHIR,
+            self.settings.database.batch_size,
+            run_id=run.id,
+            clock=self.clock,
+            progress=progress,
+            counts=run.counts,
+        )
+
+
+async def store_items(writer: BatchWriter, items: Iterable[Record | RecordError]) -> int:
+    """Hand received objects to the writer, counting them per entity for the metrics."""
+    received: Counter[str] = Counter()
+    for item in items:
+        await writer.add(item)
+        received[item.entity.value if isinstance(item, Record) else "unmapped"] += 1
+    for entity, count in received.items():
+        metrics.RECORDS_RECEIVED.labels(Source.FHIR.value, entity).inc(count)
+    return received.total()
+
+
+async def store_page(writer: BatchWriter, page: SearchPage) -> int:
+    return await store_items(writer, [*page.records, *page.errors])

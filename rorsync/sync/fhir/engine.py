@@ -1,0 +1,109 @@
+"""The FHIR source's engine: what to fetch, when asked by the daemon or the CLI.
+
+Jobs: deltas of every type but Location (``schedule.fhir_delta``), capacity polling — Location
+deltas, whose ``meta.lastUpdated`` moves with every capacity change — on its own, more frequent
+schedule (``schedule.fhir_capacity``), and the weekly complete load that reconciles deletions
+(``schedule.reconcile``). Each run is journalled.
+"""
+
+from __future__ import annotations
+
+from rorsync.config import Settings
+from rorsync.model import Source
+from rorsync.sources.fhir.client import FhirClient
+from rorsync.store.engine import Database
+from rorsync.store.state import get_cursor
+from rorsync.sync.engine import Job, ResyncRequest
+from rorsync.sync.fhir.complete import run_complete_load
+from rorsync.sync.fhir.context import CAPACITY_TYPE, DELTA_TYPES, RESOURCE_TYPES, FhirContext, delta_stream
+from rorsync.sync.fhir.delta import run_delta
+from rorsync.sync.fhir.resync import resync_organization, resync_resource
+from rorsync.sync.progress import NULL_PROGRESS, Progress
+from rorsync.sync.runs import journaled_run
+from rorsync.sync.writer import Clock, utcnow
+from rorsync.transport import TransportObserver
+
+
+class FhirEngine:
+    source = Source.FHIR
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        observer: TransportObserver | None = None,
+        clock: Clock = utcnow,
+        client: FhirClient | None = None,
+    ) -> None:
+        self.settings, self.db = settings, db
+        self._observer = observer
+        self._clock = clock
+        self._client = client
+        self._ctx: FhirContext | None = None
+
+    @property
+    def ctx(self) -> FhirContext:
+        if self._ctx is None:
+            raise RuntimeError("FhirEngine.prepare() must be awaited first")
+        return self._ctx
+
+    @property
+    def scope(self) -> str:
+        return ",".join(self.settings.fhir.regions) or "national"
+
+    async def prepare(self) -> None:
+        client = self._client or FhirClient(self.settings.fhir, observer=self._observer)
+        self._ctx = FhirContext(self.settings, self.db, client, self._clock)
+
+    async def aclose(self) -> None:
+        if self._ctx is not None:
+            await self._ctx.client.close()
+
+    def jobs(self) -> list[Job]:
+        schedule = self.settings.schedule
+        return [
+            Job("fhir:delta", "delta", self.poll, schedule.run_timeout, every=schedule.fhir_delta),
+            Job("fhir:capacity", "capacity", self.poll_capacity, schedule.run_timeout, every=schedule.fhir_capacity),
+            Job("fhir:reconcile", "reconcile", self.reconcile, schedule.full_load_timeout, cron=schedule.reconcile),
+        ]
+
+    async def initial_load_needed(self) -> bool:
+        async with self.db.read() as conn:
+            for resource_type in RESOURCE_TYPES:
+                if await get_cursor(conn, Source.FHIR, delta_stream(resource_type)) is None:
+                    return True
+        return False
+
+    async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
+        await self._complete("full", progress)
+
+    async def reconcile(self, progress: Progress = NULL_PROGRESS) -> None:
+        await self._complete("reconcile", progress)
+
+    async def _complete(self, kind: str, progress: Progress) -> None:
+        async with journaled_run(self.db, Source.FHIR, kind, scope=self.scope, clock=self._clock) as run:
+            await run_complete_load(self.ctx, run, progress)
+
+    async def poll(self, progress: Progress = NULL_PROGRESS) -> None:
+        async with journaled_run(self.db, Source.FHIR, "delta", scope=self.scope, clock=self._clock) as run:
+            for resource_type in DELTA_TYPES:
+                await run_delta(self.ctx, run, resource_type)
+
+    async def poll_capacity(self, progress: Progress = NULL_PROGRESS) -> None:
+        async with journaled_run(self.db, Source.FHIR, "capacity", scope=self.scope, clock=self._clock) as run:
+            await run_delta(self.ctx, run, CAPACITY_TYPE)
+
+    async def resync(self, request: ResyncRequest, progress: Progress = NULL_PROGRESS) -> None:
+        if request.full:
+            await self.reconcile(progress)
+            return
+        if not (request.organization or request.resource):
+            await self.poll(progress)
+            await self.poll_capacity(progress)
+            return
+        async with journaled_run(self.db, Source.FHIR, "resync", scope=request.describe(), clock=self._clock) as run:
+            if request.organization:
+                await resync_organization(self.ctx, run, request.organization)
+            if request.resource:
+                await resync_resource(self.ctx, run, request.resource)
