@@ -1,0 +1,276 @@
+"""Lenient readers for the small CSD building blocks (names, codes, booleans, records, contacts).
+
+Everything dispatches on *local* element names: real files mix the csd namespace, no namespace
+(``<creationDate>`` in the mock) and placeholder ``@type``/``@urn`` on extensions, none of which may
+change the meaning. These helpers run for every element of multi-megabyte documents, so they stay
+plain loops over children, without XPath.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from typing import Final
+
+from lxml import etree
+
+from rorsync import codes
+from rorsync.model import CodeRow, ContactRow
+from rorsync.sources.csd.times import parse_datetime
+
+CSD_NS: Final = "urn:ihe:iti:csd:2013"
+NULL_CODES: Final = frozenset({"", "null"})
+
+_local_names: dict[str, str] = {}
+_LOCAL_NAME_CACHE_LIMIT: Final = 4096
+
+
+def local_name(tag: str) -> str:
+    """``{ns}name`` → ``name`` (cached: a document uses a few hundred distinct tags)."""
+    name = _local_names.get(tag)
+    if name is None:
+        name = tag.rpartition("}")[2]
+        if len(_local_names) < _LOCAL_NAME_CACHE_LIMIT:
+            _local_names[tag] = name
+    return name
+
+
+def children(element: etree._Element) -> Iterator[tuple[str, etree._Element]]:
+    """(local name, child) for each child element, comments and processing instructions skipped."""
+    for child in element.iterchildren(etree.Element):
+        yield local_name(child.tag), child
+
+
+def child(element: etree._Element, name: str) -> etree._Element | None:
+    for child_name, found in children(element):
+        if child_name == name:
+            return found
+    return None
+
+
+def text(element: etree._Element | None) -> str | None:
+    """Stripped text content, ``None`` when absent or blank."""
+    if element is None or element.text is None:
+        return None
+    value = element.text.strip()
+    return value or None
+
+
+def code_of(element: etree._Element) -> str | None:
+    """A codedtype's ``@code``, stripped; ``None`` for empty and the mock's ``"null"`` placeholder."""
+    code = element.get("code")
+    if code is None:
+        return None
+    code = code.strip()
+    return None if code in NULL_CODES else code
+
+
+def table_of(element: etree._Element) -> str | None:
+    scheme = element.get("codingScheme")
+    return codes.table_for_oid(scheme) if scheme else None
+
+
+def code_row(kind: str, element: etree._Element) -> CodeRow | None:
+    code = code_of(element)
+    if code is None:
+        return None
+    return CodeRow(kind=kind, table_id=table_of(element), code=code)
+
+
+def boolean(element: etree._Element | None) -> bool | None:
+    value = text(element)
+    if value is None:
+        return None
+    lowered = value.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    return None
+
+
+def integer(value: str | None) -> int | None:
+    if value is None:
+        return None
+    try:
+        return int(value.strip())
+    except ValueError:
+        return None
+
+
+def decimal(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return float(value.strip())
+    except ValueError:
+        return None
+
+
+def updated_of(element: etree._Element) -> tuple[dt.datetime | None, str | None]:
+    """The direct ``record/@updated`` of an entity: (parsed value, raw text when it did not parse)."""
+    record = child(element, "record")
+    if record is None:
+        return None, None
+    raw = record.get("updated")
+    if raw is None:
+        return None, None
+    parsed = parse_datetime(raw)
+    return (parsed, None) if parsed is not None else (None, raw)
+
+
+def _level(element: etree._Element | None) -> int | None:
+    return integer(code_of(element)) if element is not None else None
+
+
+def _telecom_level(contact_point: etree._Element) -> int | None:
+    for name, part in children(contact_point):
+        if name == "extension":
+            level = child(part, "confidentialityLevel")
+            if level is not None:
+                return _level(level)
+    return None
+
+
+def telecom(contact_point: etree._Element) -> tuple[str | None, str | None, int | None]:
+    """(channel code TRE_R200, value, telecom confidentiality level) of a ``contactPoint``."""
+    channel = None
+    value = None
+    for name, part in children(contact_point):
+        if name == "codedType":
+            channel = code_of(part)
+        elif name == "equipment":
+            value = text(part)
+    return channel, value, _telecom_level(contact_point)
+
+
+def _bare_telecom_row(contact_point: etree._Element) -> ContactRow:
+    channel, value, level = telecom(contact_point)
+    return ContactRow(
+        contact_ord=None,
+        contact_name=None,
+        purpose_code=None,
+        function_code=None,
+        description=None,
+        contact_confidentiality=None,
+        channel_code=channel,
+        value=value,
+        usage_code=None,
+        telecom_confidentiality=level,
+    )
+
+
+def _contact_rows(
+    ord_: int,
+    name: str | None,
+    purpose: str | None,
+    function: str | None,
+    description: str | None,
+    level: int | None,
+    contact_points: list[etree._Element],
+) -> list[ContactRow]:
+    """One row per telecom of the contact (or one row without telecom), see ``ContactRow``."""
+    telecoms = [telecom(contact_point) for contact_point in contact_points] or [(None, None, None)]
+    return [
+        ContactRow(
+            contact_ord=ord_,
+            contact_name=name,
+            purpose_code=purpose,
+            function_code=function,
+            description=description,
+            contact_confidentiality=level,
+            channel_code=channel,
+            value=value,
+            usage_code=None,
+            telecom_confidentiality=telecom_level,
+        )
+        for channel, value, telecom_level in telecoms
+    ]
+
+
+def _ror_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]:
+    """A ROR ``extension/contact`` (name, function, nature, description, levels, contactPoint*)."""
+    name = function = purpose = description = None
+    level = None
+    contact_points = []
+    for part_name, part in children(contact):
+        if part_name == "name":
+            name = text(part)
+        elif part_name == "function":
+            function = code_of(part)
+        elif part_name == "nature":
+            purpose = code_of(part)
+        elif part_name == "description":
+            description = text(part)
+        elif part_name == "confidentialityLevel":
+            level = _level(part)
+        elif part_name == "contactPoint":
+            contact_points.append(part)
+    return _contact_rows(ord_, name, purpose, function, description, level, contact_points)
+
+
+def _native_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]:
+    """A native CSD ``contact/person`` ("ne pas utiliser", yet the mocks fill it): no level given."""
+    person = child(contact, "person")
+    if person is None:
+        return []
+    name = description = None
+    contact_points = []
+    for part_name, part in children(person):
+        if part_name == "name" and name is None:
+            name = text(child(part, "commonName"))
+        elif part_name == "contactPoint":
+            contact_points.append(part)
+        elif part_name == "extension":
+            description = text(child(part, "description"))
+    return _contact_rows(ord_, name, None, None, description, None, contact_points)
+
+
+class Contacts:
+    """The contact rows of one owner, numbering contacts in document order."""
+
+    __slots__ = ("_next_ord", "rows")
+
+    def __init__(self) -> None:
+        self.rows: list[ContactRow] = []
+        self._next_ord = 0
+
+    def _add(self, rows: list[ContactRow]) -> None:
+        if rows:
+            self.rows.extend(rows)
+            self._next_ord += 1
+
+    def add_ror(self, contact: etree._Element) -> None:
+        self._add(_ror_contact_rows(contact, self._next_ord))
+
+    def add_native(self, contact: etree._Element) -> None:
+        self._add(_native_contact_rows(contact, self._next_ord))
+
+    def add_telecom(self, contact_point: etree._Element) -> None:
+        """A telecom outside any contact (native ``contactPoint``, ``mailBoxMSS``)."""
+        self.rows.append(_bare_telecom_row(contact_point))
+
+
+def address_parts(address: etree._Element) -> tuple[str | None, str | None, str | None]:
+    """(address line, postal code, city) from the first ``addressLine``'s attributes (or text)."""
+    line = child(address, "addressLine")
+    if line is None:
+        return None, None, None
+    street = " ".join(
+        value.strip()
+        for value in (
+            line.get("buildingNumber"),
+            line.get("streetType"),
+            line.get("streetName"),
+        )
+        if value and value.strip()
+    )
+    extra = [
+        value.strip()
+        for value in (line.get("lineOne"), line.get("lineTwo"), line.get("lineThree"), line.text)
+        if value and value.strip()
+    ]
+    address_line = ", ".join([street, *extra] if street else extra) or None
+    postal_code = (line.get("postCode") or "").strip() or None
+    city = (line.get("cityName") or "").strip() or None
+    return address_line, postal_code, city

@@ -1,0 +1,406 @@
+"""``facilityDirectory/facility`` → a draft OI or offer; ``service`` and ``device`` entries it references.
+
+A facility of TRE_R207 type 1–3 (pôle, service, UF) is an internal organization; type 4 (unité
+élémentaire) is an offer, with its ``extension/location`` as a location record (csd-mev24 §8).
+
+v2.4 capacities are mapped onto the location's capacity indicators (inferred, no official mapping):
+
+=================================================  =========================================
+CSD                                                capacity row (type / status / temporality)
+=================================================  =========================================
+``accommodationCapacity/beds/@total``              01 lit / 01 installé / 01 courant
+``accommodationCapacity/beds/@avaible``            01 lit / 02 disponible / 01 courant
+``accommodationCapacity/space/@…``                 same with 02 place
+``crisisAccomodationCapacity/crisisCapacityT0``    01 lit / 06 supplémentaire / 01 courant
+``crisisAccomodationCapacity/crisisCapacityT60``   01 lit / 06 supplémentaire / 02 prévisionnel 1 h
+=================================================  =========================================
+
+``residentialCapactity`` (sic) gives residential rows, ``equipment/@entityID`` → ``deviceDirectory``
+gives equipment rows. Misspellings of the XSD and of the schematrons are both accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Final
+
+from lxml import etree
+
+from rorsync.model import CapacityRow, CodeRow, EquipmentRow, LocationRow, ResidentialCapacityRow
+from rorsync.sources.csd.elements import (
+    Contacts,
+    address_parts,
+    boolean,
+    child,
+    children,
+    code_of,
+    code_row,
+    decimal,
+    integer,
+    table_of,
+    text,
+    updated_of,
+)
+from rorsync.sources.csd.times import parse_date, parse_datetime
+
+OFFER_TYPE_CODE: Final = "4"  # TRE_R207 unité élémentaire
+OI_TYPE_TABLE: Final = "TRE_R207"
+
+_YEARS_PER_UNIT: Final = {"a": 1.0, "ann": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25}
+_AVAILABLE: Final = ("avaible", "available")
+_RESIDENTIAL: Final = frozenset({"residentialCapactity", "residentialCapacity"})
+_CRISIS: Final = frozenset({"crisisAccomodationCapacity", "crisisAccommodationCapacity"})
+_RESOURCES: Final = frozenset({"resourcesSkills", "ressourcesSkills"})
+_RESOURCE_KINDS: Final = {
+    "profession": "resource_profession",
+    "medicalSpeciality": "resource_profession",  # ordinal specialty of the resource (TRE_R38)
+    "specificSkills": "specific_competence",
+}
+_SIMPLE_CODE_KINDS: Final = {
+    "receptionType": "reception_type",
+    "takingCareSpeciality": "taking_care_speciality",
+    "annualOpenning": "annual_opening",
+    "annualOpening": "annual_opening",
+    "specificAct": "specific_act",
+    "managementType": "management_type",
+    "maternityHospitalType": "expertise_level",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceEntry:
+    """A ``serviceDirectory/service`` (activité opérationnelle), kept for the facilities that cite it."""
+
+    codes: tuple[CodeRow, ...]
+    updated: dt.datetime | None
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceEntry:
+    """A ``deviceDirectory/device`` (équipement spécifique), kept for the locations that cite it."""
+
+    row: EquipmentRow
+    updated: dt.datetime | None
+    payload: bytes
+
+
+@dataclass(slots=True)
+class LocationDraft:
+    row: LocationRow
+    updated: dt.datetime | None  # latest record/@updated of the location and its capacity elements
+    payload: bytes
+    capacities: list[CapacityRow] = field(default_factory=list)
+    residential: list[ResidentialCapacityRow] = field(default_factory=list)
+    device_entities: list[str] = field(default_factory=list)
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.payload or self.capacities or self.residential or self.device_entities)
+
+
+@dataclass(slots=True)
+class FacilityDraft:
+    """Everything a facility says by itself; ids of what it references are resolved later."""
+
+    entity_id: str
+    oi_id: str | None
+    type_code: str | None
+    parent_entity: str | None  # v2.4 extension/parentFacility
+    organization_entities: list[str]  # organizations/organization: the EG (v2.4) or the parent (v0.1.5 mock)
+    service_entities: list[str]
+    updated: dt.datetime | None
+    unparsed_updated: str | None
+    payload: bytes
+    name: str | None = None
+    alias: str | None = None
+    address: tuple[str | None, str | None, str | None] = (None, None, None)
+    opening_date: dt.date | None = None
+    final_closing_date: dt.date | None = None
+    activity_field: str | None = None
+    care_mode: str | None = None
+    category: str | None = None
+    sensitive: bool = False
+    age_min: float | None = None
+    age_max: float | None = None
+    codes: list[CodeRow] = field(default_factory=list)
+    contacts: Contacts = field(default_factory=Contacts)
+    location: LocationDraft = field(default_factory=lambda: LocationDraft(_empty_location(), None, b""))
+
+    @property
+    def is_offer(self) -> bool:
+        return self.type_code == OFFER_TYPE_CODE
+
+
+def _empty_location() -> LocationRow:
+    return LocationRow(
+        location_identifier=None,
+        external_sync_id=None,
+        name=None,
+        description=None,
+        function_code=None,
+        operational_status=None,
+        status=None,
+        address_line=None,
+        postal_code=None,
+        city=None,
+        commune_cog=None,
+        latitude=None,
+        longitude=None,
+        managing_organization_ref=None,
+        part_of_ref=None,
+    )
+
+
+def read_service(service: etree._Element) -> ServiceEntry:
+    rows: list[CodeRow] = []
+    for name, part in children(service):
+        if name == "codedType":
+            found = code_row("specialty", part)
+            if found is not None:
+                rows.append(found)
+        elif name == "extension":
+            for family in part.iterchildren("{*}actFamily"):
+                found = code_row("activity_family", family)
+                if found is not None:
+                    rows.append(found)
+    return ServiceEntry(tuple(rows), updated_of(service)[0], etree.tostring(service))
+
+
+def read_device(device: etree._Element) -> DeviceEntry:
+    type_code = None
+    in_service = None
+    for name, part in children(device):
+        if name == "codedType":
+            type_code = code_of(part)
+        elif name == "extension":
+            in_service = integer(text(child(part, "nbInService")))
+    row = EquipmentRow(equipment_type_code=type_code, nb_in_service=in_service, limits=None)
+    return DeviceEntry(row, updated_of(device)[0], etree.tostring(device))
+
+
+# TRE_R203 StatutLieu → (operational status, FHIR Location.status)
+_LOCATION_STATUS: Final = {"3": ("OP", "active"), "2": ("FT", "suspended"), "1": ("FD", "inactive")}
+
+
+def _latest(*values: dt.datetime | None) -> dt.datetime | None:
+    present = [value for value in values if value is not None]
+    return max(present) if present else None
+
+
+def _read_location(location: etree._Element, draft: LocationDraft) -> None:
+    row = draft.row
+    for name, part in children(location):
+        if name == "name":
+            row["name"] = text(part)
+        elif name == "description":
+            row["description"] = text(part)
+        elif name == "status":
+            row["operational_status"], row["status"] = _LOCATION_STATUS.get(code_of(part) or "", (None, None))
+        elif name == "address":
+            row["address_line"], row["postal_code"], row["city"] = address_parts(part)
+        elif name == "geoCoordinates":
+            row["latitude"] = decimal(text(child(part, "latitude")))
+            row["longitude"] = decimal(text(child(part, "longitude")))
+        elif name == "cityNumber":
+            row["commune_cog"] = code_of(part)
+    draft.updated = _latest(draft.updated, updated_of(location)[0])
+    draft.payload = etree.tostring(location) + draft.payload
+
+
+def _capacity(capacity_type: str, status: str, nb: int, updated_at: dt.datetime | None, temporality: str = "01") -> CapacityRow:
+    return CapacityRow(
+        capacity_type=capacity_type,
+        status=status,
+        temporality=temporality,
+        gender="",
+        closing_type="",
+        additional_bed_type="",
+        crisis_type="",
+        temporary_assignment="",
+        nb=nb,
+        source_type=None,
+        updated_at=updated_at,
+        comment=None,
+    )
+
+
+def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
+    for name, part in children(capacity):
+        capacity_type = {"beds": "01", "space": "02"}.get(name)
+        if capacity_type is None:
+            continue
+        updated_at = parse_datetime(part.get("updateDate") or "")
+        total = integer(part.get("total"))
+        if total is not None:
+            draft.capacities.append(_capacity(capacity_type, "01", total, updated_at))
+        available = integer(next((part.get(spelling) for spelling in _AVAILABLE if part.get(spelling) is not None), None))
+        if available is not None:
+            draft.capacities.append(_capacity(capacity_type, "02", available, updated_at))
+    _absorb(capacity, draft)
+
+
+def _read_crisis(capacity: etree._Element, draft: LocationDraft) -> None:
+    updated = updated_of(capacity)[0]
+    for name, temporality in (("crisisCapacityT0", "01"), ("crisisCapacityT60", "02")):
+        nb = integer(text(child(capacity, name)))
+        if nb is not None:
+            draft.capacities.append(_capacity("01", "06", nb, updated, temporality))
+    _absorb(capacity, draft)
+
+
+def _read_residential(capacity: etree._Element, draft: LocationDraft) -> None:
+    type_element = child(capacity, "residentialType")
+    draft.residential.append(
+        ResidentialCapacityRow(
+            residential_type_code=code_of(type_element) if type_element is not None else None,
+            number=integer(text(child(capacity, "residentialNumber"))),
+        )
+    )
+    _absorb(capacity, draft)
+
+
+def _absorb(element: etree._Element, draft: LocationDraft) -> None:
+    """Make a capacity element part of the location's version (payload and latest update)."""
+    draft.updated = _latest(draft.updated, updated_of(element)[0])
+    draft.payload += etree.tostring(element)
+
+
+def _age_in_years(measure: etree._Element) -> float | None:
+    value = decimal(text(child(measure, "value")))
+    unit = child(measure, "unit")
+    factor = _YEARS_PER_UNIT.get(code_of(unit) or "a", 1.0) if unit is not None else 1.0
+    return None if value is None else round(value * factor, 4)
+
+
+def _read_patients(patients: etree._Element, draft: FacilityDraft) -> None:
+    for name, part in children(patients):
+        if name == "supportedPatient":
+            found = code_row("patient_type", part)
+            if found is not None:
+                draft.codes.append(found)
+        elif name == "patientTypeAgeMin":
+            draft.age_min = _age_in_years(part)
+        elif name == "patientTypeAgeMax":
+            draft.age_max = _age_in_years(part)
+
+
+def _read_extension(extension: etree._Element, draft: FacilityDraft) -> None:
+    codes_ = draft.codes
+    for name, part in children(extension):
+        simple_kind = _SIMPLE_CODE_KINDS.get(name)
+        if simple_kind is not None:
+            found = code_row(simple_kind, part)
+            if found is not None:
+                codes_.append(found)
+        elif name == "typeActivity":
+            if draft.activity_field is None:
+                draft.activity_field = code_of(part)
+        elif name == "careMode":
+            draft.care_mode = code_of(part)
+        elif name == "patientsType":
+            _read_patients(part, draft)
+        elif name == "accommodationCapacity":
+            _read_accommodation(part, draft.location)
+        elif name in _CRISIS:
+            _read_crisis(part, draft.location)
+        elif name in _RESIDENTIAL:
+            _read_residential(part, draft.location)
+        elif name in _RESOURCES:
+            for skill_name, skill in children(part):
+                kind = _RESOURCE_KINDS.get(skill_name)
+                found = code_row(kind, skill) if kind else None
+                if found is not None:
+                    codes_.append(found)
+        elif name == "equipment":
+            device = part.get("entityID")
+            if device:
+                draft.location.device_entities.append(device)
+        elif name == "location":
+            _read_location(part, draft.location)
+        elif name == "facilityType":
+            draft.category = code_of(part)
+        elif name == "interventionZone":
+            zone = child(part, "codedType")
+            found = code_row("intervention_zone", zone) if zone is not None else None
+            if found is not None:
+                codes_.append(found)
+        elif name == "psychiatricSector":
+            sector = text(part)
+            if sector:
+                codes_.append(CodeRow(kind="psychiatric_sector", table_id=None, code=sector))
+        elif name == "parentFacility":
+            draft.parent_entity = part.get("entityID") or None
+        elif name == "sensitiveUnit":
+            draft.sensitive = boolean(part) or False
+        elif name == "finalClosingDate":
+            draft.final_closing_date = parse_date(part.text or "")
+        elif name == "creationDate":
+            draft.opening_date = parse_date(part.text or "")
+        elif name == "contact":
+            draft.contacts.add_ror(part)
+        elif name == "mailBoxMSS":
+            mailbox = child(part, "contactPoint")
+            if mailbox is not None:
+                draft.contacts.add_telecom(mailbox)
+
+
+def _oi_identifier(facility: etree._Element) -> str | None:
+    """The OI identifier: the first non-empty ``otherID`` code, preferring one shaped ``<region>/<n>``."""
+    first = None
+    for other in facility.iterchildren("{*}otherID"):
+        code = (other.get("code") or "").strip()
+        if "/" in code:
+            return code
+        first = first or code or None
+    return first
+
+
+def _type_code(facility: etree._Element) -> str | None:
+    fallback = None
+    for coded in facility.iterchildren("{*}codedType"):
+        if table_of(coded) == OI_TYPE_TABLE:
+            return code_of(coded)
+        fallback = fallback or code_of(coded)
+    return fallback
+
+
+def read_facility(facility: etree._Element) -> FacilityDraft:
+    updated, unparsed = updated_of(facility)
+    draft = FacilityDraft(
+        entity_id=facility.get("entityID", ""),
+        oi_id=_oi_identifier(facility),
+        type_code=_type_code(facility),
+        parent_entity=None,
+        organization_entities=[],
+        service_entities=[],
+        updated=updated,
+        unparsed_updated=unparsed,
+        payload=etree.tostring(facility),
+    )
+    for name, part in children(facility):
+        if name == "extension":
+            _read_extension(part, draft)
+        elif name == "organizations":
+            for organization in part.iterchildren("{*}organization"):
+                entity = organization.get("entityID")
+                if entity:
+                    draft.organization_entities.append(entity)
+                draft.service_entities.extend(
+                    service.get("entityID", "") for service in organization.iterchildren("{*}service")
+                )
+        elif name == "primaryName":
+            draft.name = text(part)
+        elif name == "otherName" and draft.alias is None:
+            draft.alias = text(part)
+        elif name == "address" and draft.address == (None, None, None):
+            draft.address = address_parts(part)
+        elif name == "contact":
+            draft.contacts.add_native(part)
+        elif name == "contactPoint":
+            draft.contacts.add_telecom(part)
+    location = draft.location.row
+    if location["address_line"] is None and location["city"] is None:
+        location["address_line"], location["postal_code"], location["city"] = draft.address
+    return draft
