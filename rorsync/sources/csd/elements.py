@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import dataclass
 from typing import Final
 
 from lxml import etree
@@ -25,13 +26,14 @@ _local_names: dict[str, str] = {}
 _LOCAL_NAME_CACHE_LIMIT: Final = 4096
 
 
-def local_name(tag: str) -> str:
+def local_name(tag: str | bytes | bytearray | etree.QName) -> str:
     """``{ns}name`` → ``name`` (cached: a document uses a few hundred distinct tags)."""
-    name = _local_names.get(tag)
+    key = tag if isinstance(tag, str) else str(tag)  # lxml gives elements str tags
+    name = _local_names.get(key)
     if name is None:
-        name = tag.rpartition("}")[2]
+        name = key.rpartition("}")[2]
         if len(_local_names) < _LOCAL_NAME_CACHE_LIMIT:
-            _local_names[tag] = name
+            _local_names[key] = name
     return name
 
 
@@ -144,48 +146,35 @@ def telecom(contact_point: etree._Element) -> tuple[str | None, str | None, int 
     return channel, value, _telecom_level(contact_point)
 
 
-def _bare_telecom_row(contact_point: etree._Element) -> ContactRow:
-    channel, value, level = telecom(contact_point)
-    return ContactRow(
-        contact_ord=None,
-        contact_name=None,
-        purpose_code=None,
-        function_code=None,
-        description=None,
-        contact_confidentiality=None,
-        channel_code=channel,
-        value=value,
-        usage_code=None,
-        telecom_confidentiality=level,
-    )
+@dataclass(frozen=True, slots=True)
+class _ContactHead:
+    """The contact part shared by the rows of its telecoms (all ``None`` for a bare telecom)."""
 
+    ord: int | None = None
+    name: str | None = None
+    purpose: str | None = None
+    function: str | None = None
+    description: str | None = None
+    level: int | None = None
 
-def _contact_rows(
-    ord_: int,
-    name: str | None,
-    purpose: str | None,
-    function: str | None,
-    description: str | None,
-    level: int | None,
-    contact_points: list[etree._Element],
-) -> list[ContactRow]:
-    """One row per telecom of the contact (or one row without telecom), see ``ContactRow``."""
-    telecoms = [telecom(contact_point) for contact_point in contact_points] or [(None, None, None)]
-    return [
-        ContactRow(
-            contact_ord=ord_,
-            contact_name=name,
-            purpose_code=purpose,
-            function_code=function,
-            description=description,
-            contact_confidentiality=level,
-            channel_code=channel,
-            value=value,
-            usage_code=None,
-            telecom_confidentiality=telecom_level,
-        )
-        for channel, value, telecom_level in telecoms
-    ]
+    def rows(self, contact_points: list[etree._Element]) -> list[ContactRow]:
+        """One row per telecom (or one row without telecom), see ``ContactRow``."""
+        telecoms = [telecom(contact_point) for contact_point in contact_points] or [(None, None, None)]
+        return [
+            ContactRow(
+                contact_ord=self.ord,
+                contact_name=self.name,
+                purpose_code=self.purpose,
+                function_code=self.function,
+                description=self.description,
+                contact_confidentiality=self.level,
+                channel_code=channel,
+                value=value,
+                usage_code=None,
+                telecom_confidentiality=telecom_level,
+            )
+            for channel, value, telecom_level in telecoms
+        ]
 
 
 def _ror_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]:
@@ -206,7 +195,7 @@ def _ror_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]:
             level = _level(part)
         elif part_name == "contactPoint":
             contact_points.append(part)
-    return _contact_rows(ord_, name, purpose, function, description, level, contact_points)
+    return _ContactHead(ord_, name, purpose, function, description, level).rows(contact_points)
 
 
 def _native_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]:
@@ -223,7 +212,7 @@ def _native_contact_rows(contact: etree._Element, ord_: int) -> list[ContactRow]
             contact_points.append(part)
         elif part_name == "extension":
             description = text(child(part, "description"))
-    return _contact_rows(ord_, name, None, None, description, None, contact_points)
+    return _ContactHead(ord_, name, description=description).rows(contact_points)
 
 
 class Contacts:
@@ -248,7 +237,7 @@ class Contacts:
 
     def add_telecom(self, contact_point: etree._Element) -> None:
         """A telecom outside any contact (native ``contactPoint``, ``mailBoxMSS``)."""
-        self.rows.append(_bare_telecom_row(contact_point))
+        self.rows.extend(_ContactHead().rows([contact_point]))
 
 
 def address_parts(address: etree._Element) -> tuple[str | None, str | None, str | None]:

@@ -209,7 +209,9 @@ def _read_location(location: etree._Element, draft: LocationDraft) -> None:
     draft.payload = etree.tostring(location) + draft.payload
 
 
-def _capacity(capacity_type: str, status: str, nb: int, updated_at: dt.datetime | None, temporality: str = "01") -> CapacityRow:
+def _capacity(
+    capacity_type: str, status: str, nb: int, updated_at: dt.datetime | None, temporality: str = "01"
+) -> CapacityRow:
     return CapacityRow(
         capacity_type=capacity_type,
         status=status,
@@ -235,7 +237,9 @@ def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
         total = integer(part.get("total"))
         if total is not None:
             draft.capacities.append(_capacity(capacity_type, "01", total, updated_at))
-        available = integer(next((part.get(spelling) for spelling in _AVAILABLE if part.get(spelling) is not None), None))
+        available = integer(
+            next((part.get(spelling) for spelling in _AVAILABLE if part.get(spelling) is not None), None)
+        )
         if available is not None:
             draft.capacities.append(_capacity(capacity_type, "02", available, updated_at))
     _absorb(capacity, draft)

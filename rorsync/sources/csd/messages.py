@@ -52,7 +52,9 @@ def _coded(codes_: Sequence[str], scheme: str) -> list[dict[str, str]]:
     return [{"code": code, "codingScheme": scheme} for code in codes_]
 
 
-def _build(operation: str, arguments: dict[str, Any], vihf: VihfSettings | None, now: dt.datetime | None) -> SoapRequest:
+def _build(
+    operation: str, arguments: dict[str, Any], vihf: VihfSettings | None, now: dt.datetime | None
+) -> SoapRequest:
     client = load_client()
     headers = None
     if vihf is not None:
@@ -99,7 +101,9 @@ def build_lecture_establishment_request(
     Mirroring needs ``restricted_organisation`` unset or False: a restricted tree lacks most UE
     attributes and must never be read as a deletion of them (csd-mev24 §10).
     """
-    demand: dict[str, Any] = {"id_etablissement": {"code": id_etablissement, "assigningAuthorityName": assigning_authority}}
+    demand: dict[str, Any] = {
+        "id_etablissement": {"code": id_etablissement, "assigningAuthorityName": assigning_authority}
+    }
     if date_ref is not None:
         demand["dateRef"] = paris_naive(date_ref)
     if activity_fields:

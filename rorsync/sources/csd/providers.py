@@ -109,7 +109,9 @@ def read_provider(provider: etree._Element) -> ProviderDraft:
             )
         elif name == "organizations":
             draft.organization_entities.extend(
-                entity for organization in part.iterchildren("{*}organization") if (entity := organization.get("entityID"))
+                entity
+                for organization in part.iterchildren("{*}organization")
+                if (entity := organization.get("entityID"))
             )
         elif name == "credential":
             _read_credential(part, draft.practitioner_codes)

@@ -73,6 +73,17 @@ class _Known:
     location_id: str | None = None  # offers: their location record
 
 
+@dataclass(frozen=True, slots=True)
+class _Placement:
+    """Where a facility sits once its parent is known."""
+
+    resource_id: str
+    parent: _Known
+    eg_id: str
+    region: str | None
+    updated: dt.datetime
+
+
 class _Waiting(NamedTuple):
     resume: Callable[[], list[Output]]  # called once the awaited entityID is registered
     abandon: Callable[[str], list[Output]]  # called by finish() with the entityID that never came
@@ -189,12 +200,16 @@ class CsdResolver:
         # v2.4 links the hierarchy with parentFacility; the v0.1.5 mock only with organizations/organization.
         parent_entity = draft.parent_entity or next(iter(draft.organization_entities), None)
         if parent_entity is None:
-            return [RecordError(where, "no parentFacility nor organizations/organization to attach it to", draft.payload)]
+            return [
+                RecordError(where, "no parentFacility nor organizations/organization to attach it to", draft.payload)
+            ]
         parent = self._facilities.get(parent_entity) or self._organizations.get(parent_entity)
         if parent is None:
             return self._wait(
                 parent_entity,
-                _Waiting(lambda: self.add_facility(draft), lambda missing: self._unresolved(where, missing, draft.payload)),
+                _Waiting(
+                    lambda: self.add_facility(draft), lambda missing: self._unresolved(where, missing, draft.payload)
+                ),
             )
         eg_id = parent.eg_id or parent.resource_id
         resource_id = draft.oi_id
@@ -205,28 +220,21 @@ class CsdResolver:
         updated = self._updated(draft.updated, draft.unparsed_updated, parent, where)
         if updated is None:
             return [RecordError(where, "no usable record/@updated", draft.payload)]
+        placement = _Placement(resource_id, parent, eg_id, region, updated)
         if draft.is_offer:
-            records, known = self._offer(draft, resource_id, parent, eg_id, region, updated, where)
+            records, known = self._offer(draft, placement, where)
         else:
-            records, known = self._internal_organization(draft, resource_id, parent, eg_id, region, updated)
+            records, known = self._internal_organization(draft, placement)
         return [*records, *self._register(draft.entity_id, known, self._facilities)]
 
-    def _internal_organization(
-        self,
-        draft: FacilityDraft,
-        resource_id: str,
-        parent: _Known,
-        eg_id: str,
-        region: str | None,
-        updated: dt.datetime,
-    ) -> tuple[list[Output], _Known]:
+    def _internal_organization(self, draft: FacilityDraft, placement: _Placement) -> tuple[list[Output], _Known]:
         location = draft.location.row
         line, postal_code, city = draft.address
         if line is None and city is None:
             line, postal_code, city = location["address_line"], location["postal_code"], location["city"]
         row = OrganizationRow(
             kind=OrganizationKind.OI,
-            parent_ref=parent.resource_id,
+            parent_ref=placement.parent.resource_id,
             name=draft.name,
             alias=draft.alias,
             finess=None,
@@ -250,23 +258,20 @@ class CsdResolver:
             comment=None,
         )
         record = Record(
-            Entity.ORGANIZATION, resource_id, updated, region, draft.payload, row, contacts=draft.contacts.rows
+            Entity.ORGANIZATION,
+            placement.resource_id,
+            placement.updated,
+            placement.region,
+            draft.payload,
+            row,
+            contacts=draft.contacts.rows,
         )
-        return [record], _Known(resource_id, eg_id, region, updated)
+        return [record], _Known(placement.resource_id, placement.eg_id, placement.region, placement.updated)
 
-    def _offer(
-        self,
-        draft: FacilityDraft,
-        resource_id: str,
-        parent: _Known,
-        eg_id: str,
-        region: str | None,
-        updated: dt.datetime,
-        where: str,
-    ) -> tuple[list[Output], _Known]:
+    def _offer(self, draft: FacilityDraft, placement: _Placement, where: str) -> tuple[list[Output], _Known]:
         codes: list[CodeRow] = list(draft.codes)
         payload = draft.payload
-        latest = updated
+        latest = placement.updated
         for service_entity in draft.service_entities:
             service = self._services.get(service_entity)
             if service is None:
@@ -275,12 +280,12 @@ class CsdResolver:
             codes.extend(service.codes)
             payload += service.payload
             latest = _latest(latest, service.updated)
-        location_id = f"{resource_id}/location" if draft.location.has_content else None
+        location_id = f"{placement.resource_id}/location" if draft.location.has_content else None
         closed = draft.final_closing_date
         row = OfferRow(
             offer_identifier=draft.oi_id,
             name=draft.name,
-            organization_ref=parent.resource_id,
+            organization_ref=placement.parent.resource_id,
             activity_field_code=draft.activity_field,
             category_code=draft.category,
             care_mode_code=draft.care_mode,
@@ -294,9 +299,9 @@ class CsdResolver:
         )
         offer = Record(
             Entity.OFFER,
-            resource_id,
+            placement.resource_id,
             latest,
-            region,
+            placement.region,
             payload,
             row,
             codes=list({(c["kind"], c["table_id"], c["code"]): c for c in codes}.values()),
@@ -305,9 +310,17 @@ class CsdResolver:
         )
         records: list[Output] = [offer]
         if location_id is not None:
-            draft.location.row["managing_organization_ref"] = eg_id
-            records.extend(self._location(draft.location, location_id, region, updated, where))
-        known = _Known(resource_id, eg_id, region, updated, True, parent.resource_id, location_id)
+            draft.location.row["managing_organization_ref"] = placement.eg_id
+            records.extend(self._location(draft.location, location_id, placement.region, placement.updated, where))
+        known = _Known(
+            placement.resource_id,
+            placement.eg_id,
+            placement.region,
+            placement.updated,
+            is_offer=True,
+            organization_ref=placement.parent.resource_id,
+            location_id=location_id,
+        )
         return records, known
 
     def _location(
@@ -322,7 +335,9 @@ class CsdResolver:
             self._warn(where, f"cites equipment entityID(s) {absent}, absent from deviceDirectory")
             return [self._location_record(draft, location_id, region, fallback)]
 
-        return self._wait(missing[0], _Waiting(lambda: self._location(draft, location_id, region, fallback, where), abandon))
+        return self._wait(
+            missing[0], _Waiting(lambda: self._location(draft, location_id, region, fallback, where), abandon)
+        )
 
     def _location_record(
         self, draft: LocationDraft, location_id: str, region: str | None, fallback: dt.datetime

@@ -84,7 +84,9 @@ def build_vihf_header(settings: VihfSettings, *, now: dt.datetime, assertion_id:
         IssueInstant=instant,
         Version="2.0",
     )
-    issuer = etree.SubElement(assertion, _saml("Issuer"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName")
+    issuer = etree.SubElement(
+        assertion, _saml("Issuer"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:X509SubjectName"
+    )
     issuer.text = settings.issuer
     subject = etree.SubElement(assertion, _saml("Subject"))
     name_id = etree.SubElement(subject, _saml("NameID"), Format="urn:oasis:names:tc:SAML:1.1:nameid-format:unspecified")
@@ -100,7 +102,9 @@ def build_vihf_header(settings: VihfSettings, *, now: dt.datetime, assertion_id:
         "urn:oasis:names:tc:xacml:2.0:subject:role",
         _hl7("Role", "CE", settings.role_code, ROLE_CODE_SYSTEM),
     )
-    _attribute(statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", settings.subject_id or settings.subject_name_id)
+    _attribute(
+        statement, "urn:oasis:names:tc:xspa:1.0:subject:subject-id", settings.subject_id or settings.subject_name_id
+    )
     _attribute(
         statement,
         "Profil_Utilisateur",

@@ -25,8 +25,10 @@ from zeep import Client, Settings, Transport
 WSDL_FILE: Final = "ROR-v2.4.wsdl"
 XSD_FILE: Final = "IHE_ProfilCSD-ExtensionROR_fr-v2.4.xsd"
 
+_ANS_DOCUMENTS: Final = "https://esante.gouv.fr/sites/default/files/media_entity/documents/"
+
 REMOTE_SCHEMAS: Final[dict[str, str]] = {
-    "https://esante.gouv.fr/sites/default/files/media_entity/documents/IHE_ProfilCSD-ExtensionROR_fr-v2.4.xsd": XSD_FILE,
+    f"{_ANS_DOCUMENTS}{XSD_FILE}": XSD_FILE,
     "http://www.w3.org/2001/xml.xsd": "xml.xsd",
     "http://www.w3.org/MarkUp/Forms/2002/XForms-Schema.xsd": "XForms-Schema.xsd",
     "http://www.w3.org/MarkUp/SCHEMA/xml-events-attribs-1.xsd": "xml-events-attribs-1.xsd",
@@ -58,7 +60,7 @@ class OfflineSchemaError(LookupError):
     """The contract asked for a document that is not shipped (it would have meant a network fetch)."""
 
 
-class OfflineTransport(Transport):  # type: ignore[misc]  # zeep is untyped
+class OfflineTransport(Transport):
     """A zeep transport that serves the shipped schema files and refuses every other URL."""
 
     def load(self, url: str) -> bytes:
@@ -71,12 +73,14 @@ class OfflineTransport(Transport):  # type: ignore[misc]  # zeep is untyped
 @cache
 def load_client() -> Any:
     """The zeep client of the v2.4 WSDL, built once per process (see the module docstring)."""
-    return Client(f"{_LOCAL_SCHEME}{WSDL_FILE}", transport=OfflineTransport(), settings=Settings(strict=False, forbid_dtd=True))
+    transport = OfflineTransport()  # type: ignore[no-untyped-call]  # zeep has no annotations
+    settings = Settings(strict=False, forbid_dtd=True)
+    return Client(f"{_LOCAL_SCHEME}{WSDL_FILE}", transport=transport, settings=settings)  # type: ignore[no-untyped-call]
 
 
 class _SchemaResolver(etree.Resolver):
-    def resolve(self, system_url: str, public_id: str, context: object) -> Any:
-        name = local_file_for(system_url)
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
+        name = local_file_for(system_url or "")
         if name is None:
             raise OfflineSchemaError(f"the CSD contract imports {system_url!r}, which is not shipped with rorsync")
         return self.resolve_string(schema_file(name).read_bytes(), context, base_url=f"{_LOCAL_SCHEME}{name}")

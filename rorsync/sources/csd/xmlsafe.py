@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Final, Protocol
+from typing import Final, Protocol, TypedDict
 
 from lxml import etree
 
@@ -43,14 +43,22 @@ class _Readable(Protocol):
     def read(self, size: int = -1, /) -> bytes: ...
 
 
-def _parser_options(limits: XmlLimits) -> dict[str, bool]:
-    return {
-        "resolve_entities": False,
-        "no_network": True,
-        "load_dtd": False,
-        "dtd_validation": False,
-        "huge_tree": limits.huge_tree,
-    }
+class _ParserOptions(TypedDict):
+    resolve_entities: bool
+    no_network: bool
+    load_dtd: bool
+    dtd_validation: bool
+    huge_tree: bool
+
+
+def _parser_options(limits: XmlLimits) -> _ParserOptions:
+    return _ParserOptions(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=limits.huge_tree,
+    )
 
 
 def _prolog_text(head: bytes) -> str:
@@ -187,6 +195,7 @@ def iterparse_safe(
             yield element
     except etree.XMLSyntaxError as error:
         raise _syntax_error(what, error, expected) from error
-    if not checked:
-        _check_docinfo(events.root.getroottree(), what)
-        _check_root(events.root, what, expected, roots)
+    root = events.root
+    if not checked and root is not None:
+        _check_docinfo(root.getroottree(), what)
+        _check_root(root, what, expected, roots)
