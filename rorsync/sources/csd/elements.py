@@ -9,9 +9,8 @@ plain loops over children, without XPath.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Final
+from typing import Any, Final
 
 from lxml import etree
 
@@ -22,7 +21,7 @@ from rorsync.sources.csd.times import parse_datetime
 CSD_NS: Final = "urn:ihe:iti:csd:2013"
 NULL_CODES: Final = frozenset({"", "null"})
 
-_local_names: dict[str, str] = {}
+_local_names: dict[Any, str] = {}  # keyed by lxml tags (str for elements)
 _LOCAL_NAME_CACHE_LIMIT: Final = 4096
 
 
@@ -37,17 +36,18 @@ def local_name(tag: str | bytes | bytearray | etree.QName) -> str:
     return name
 
 
-def children(element: etree._Element) -> Iterator[tuple[str, etree._Element]]:
-    """(local name, child) for each child element, comments and processing instructions skipped."""
-    for child in element.iterchildren(etree.Element):
-        yield local_name(child.tag), child
+def children(element: etree._Element) -> list[tuple[str, etree._Element]]:
+    """(local name, child) for each child element, comments and processing instructions skipped.
+
+    A list, not a generator: this runs for every element of the document and the list is faster.
+    """
+    names = _local_names
+    return [(names.get(found.tag) or local_name(found.tag), found) for found in element.iterchildren(etree.Element)]
 
 
 def child(element: etree._Element, name: str) -> etree._Element | None:
-    for child_name, found in children(element):
-        if child_name == name:
-            return found
-    return None
+    """The first child element of local name ``name``, in any namespace (or none)."""
+    return next(element.iterchildren(f"{{*}}{name}"), None)
 
 
 def text(element: etree._Element | None) -> str | None:
@@ -111,7 +111,9 @@ def decimal(value: str | None) -> float | None:
 
 def updated_of(element: etree._Element) -> tuple[dt.datetime | None, str | None]:
     """The direct ``record/@updated`` of an entity: (parsed value, raw text when it did not parse)."""
-    record = child(element, "record")
+    record = element[-1] if len(element) else None  # ``record`` ends every CSD object
+    if record is None or not isinstance(record.tag, str) or local_name(record.tag) != "record":
+        record = child(element, "record")
     if record is None:
         return None, None
     raw = record.get("updated")

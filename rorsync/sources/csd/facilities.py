@@ -22,6 +22,7 @@ gives equipment rows. Misspellings of the XSD and of the schematrons are both ac
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Final
 
@@ -48,7 +49,6 @@ OFFER_TYPE_CODE: Final = "4"  # TRE_R207 unité élémentaire
 OI_TYPE_TABLE: Final = "TRE_R207"
 
 _YEARS_PER_UNIT: Final = {"a": 1.0, "ann": 1.0, "mo": 1 / 12, "wk": 7 / 365.25, "d": 1 / 365.25}
-_AVAILABLE: Final = ("avaible", "available")
 _RESIDENTIAL: Final = frozenset({"residentialCapactity", "residentialCapacity"})
 _CRISIS: Final = frozenset({"crisisAccomodationCapacity", "crisisAccommodationCapacity"})
 _RESOURCES: Final = frozenset({"resourcesSkills", "ressourcesSkills"})
@@ -86,18 +86,40 @@ class DeviceEntry:
     payload: bytes
 
 
+def _empty_location() -> LocationRow:
+    return LocationRow(
+        location_identifier=None,
+        external_sync_id=None,
+        name=None,
+        description=None,
+        function_code=None,
+        operational_status=None,
+        status=None,
+        address_line=None,
+        postal_code=None,
+        city=None,
+        commune_cog=None,
+        latitude=None,
+        longitude=None,
+        managing_organization_ref=None,
+        part_of_ref=None,
+    )
+
+
 @dataclass(slots=True)
 class LocationDraft:
-    row: LocationRow
-    updated: dt.datetime | None  # latest record/@updated of the location and its capacity elements
-    payload: bytes
+    """The location of an offer: its ``extension/location`` and the capacities the facility lists."""
+
+    row: LocationRow = field(default_factory=_empty_location)
+    updated: dt.datetime | None = None  # latest record/@updated of the location and capacity elements
+    present: bool = False  # an extension/location element was there
     capacities: list[CapacityRow] = field(default_factory=list)
     residential: list[ResidentialCapacityRow] = field(default_factory=list)
     device_entities: list[str] = field(default_factory=list)
 
     @property
     def has_content(self) -> bool:
-        return bool(self.payload or self.capacities or self.residential or self.device_entities)
+        return self.present or bool(self.capacities or self.residential or self.device_entities)
 
 
 @dataclass(slots=True)
@@ -126,31 +148,11 @@ class FacilityDraft:
     age_max: float | None = None
     codes: list[CodeRow] = field(default_factory=list)
     contacts: Contacts = field(default_factory=Contacts)
-    location: LocationDraft = field(default_factory=lambda: LocationDraft(_empty_location(), None, b""))
+    location: LocationDraft = field(default_factory=LocationDraft)
 
     @property
     def is_offer(self) -> bool:
         return self.type_code == OFFER_TYPE_CODE
-
-
-def _empty_location() -> LocationRow:
-    return LocationRow(
-        location_identifier=None,
-        external_sync_id=None,
-        name=None,
-        description=None,
-        function_code=None,
-        operational_status=None,
-        status=None,
-        address_line=None,
-        postal_code=None,
-        city=None,
-        commune_cog=None,
-        latitude=None,
-        longitude=None,
-        managing_organization_ref=None,
-        part_of_ref=None,
-    )
 
 
 def read_service(service: etree._Element) -> ServiceEntry:
@@ -182,15 +184,18 @@ def read_device(device: etree._Element) -> DeviceEntry:
 
 # TRE_R203 StatutLieu → (operational status, FHIR Location.status)
 _LOCATION_STATUS: Final = {"3": ("OP", "active"), "2": ("FT", "suspended"), "1": ("FD", "inactive")}
+_CAPACITY_TYPE: Final = {"beds": "01", "space": "02"}  # TRE_R329 lit / place
 
 
-def _latest(*values: dt.datetime | None) -> dt.datetime | None:
-    present = [value for value in values if value is not None]
-    return max(present) if present else None
+def _later(current: dt.datetime | None, candidate: dt.datetime | None) -> dt.datetime | None:
+    if candidate is None:
+        return current
+    return candidate if current is None or candidate > current else current
 
 
 def _read_location(location: etree._Element, draft: LocationDraft) -> None:
     row = draft.row
+    draft.present = True
     for name, part in children(location):
         if name == "name":
             row["name"] = text(part)
@@ -198,15 +203,15 @@ def _read_location(location: etree._Element, draft: LocationDraft) -> None:
             row["description"] = text(part)
         elif name == "status":
             row["operational_status"], row["status"] = _LOCATION_STATUS.get(code_of(part) or "", (None, None))
+        elif name == "cityNumber":
+            row["commune_cog"] = code_of(part)
         elif name == "address":
             row["address_line"], row["postal_code"], row["city"] = address_parts(part)
         elif name == "geoCoordinates":
             row["latitude"] = decimal(text(child(part, "latitude")))
             row["longitude"] = decimal(text(child(part, "longitude")))
-        elif name == "cityNumber":
-            row["commune_cog"] = code_of(part)
-    draft.updated = _latest(draft.updated, updated_of(location)[0])
-    draft.payload = etree.tostring(location) + draft.payload
+        elif name == "record":
+            draft.updated = _later(draft.updated, updated_of(location)[0])
 
 
 def _capacity(
@@ -230,51 +235,49 @@ def _capacity(
 
 def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
     for name, part in children(capacity):
-        capacity_type = {"beds": "01", "space": "02"}.get(name)
+        capacity_type = _CAPACITY_TYPE.get(name)
         if capacity_type is None:
+            if name == "record":
+                draft.updated = _later(draft.updated, updated_of(capacity)[0])
             continue
         updated_at = parse_datetime(part.get("updateDate") or "")
         total = integer(part.get("total"))
         if total is not None:
             draft.capacities.append(_capacity(capacity_type, "01", total, updated_at))
-        available = integer(
-            next((part.get(spelling) for spelling in _AVAILABLE if part.get(spelling) is not None), None)
-        )
+        available = integer(part.get("avaible", part.get("available")))  # XSD typo, schematron spelling
         if available is not None:
             draft.capacities.append(_capacity(capacity_type, "02", available, updated_at))
-    _absorb(capacity, draft)
 
 
 def _read_crisis(capacity: etree._Element, draft: LocationDraft) -> None:
     updated = updated_of(capacity)[0]
+    draft.updated = _later(draft.updated, updated)
     for name, temporality in (("crisisCapacityT0", "01"), ("crisisCapacityT60", "02")):
         nb = integer(text(child(capacity, name)))
         if nb is not None:
             draft.capacities.append(_capacity("01", "06", nb, updated, temporality))
-    _absorb(capacity, draft)
 
 
 def _read_residential(capacity: etree._Element, draft: LocationDraft) -> None:
-    type_element = child(capacity, "residentialType")
-    draft.residential.append(
-        ResidentialCapacityRow(
-            residential_type_code=code_of(type_element) if type_element is not None else None,
-            number=integer(text(child(capacity, "residentialNumber"))),
-        )
-    )
-    _absorb(capacity, draft)
-
-
-def _absorb(element: etree._Element, draft: LocationDraft) -> None:
-    """Make a capacity element part of the location's version (payload and latest update)."""
-    draft.updated = _latest(draft.updated, updated_of(element)[0])
-    draft.payload += etree.tostring(element)
+    type_code = number = None
+    for name, part in children(capacity):
+        if name == "residentialType":
+            type_code = code_of(part)
+        elif name == "residentialNumber":
+            number = integer(part.text)
+        elif name == "record":
+            draft.updated = _later(draft.updated, updated_of(capacity)[0])
+    draft.residential.append(ResidentialCapacityRow(residential_type_code=type_code, number=number))
 
 
 def _age_in_years(measure: etree._Element) -> float | None:
-    value = decimal(text(child(measure, "value")))
-    unit = child(measure, "unit")
-    factor = _YEARS_PER_UNIT.get(code_of(unit) or "a", 1.0) if unit is not None else 1.0
+    value = None
+    factor = 1.0
+    for name, part in children(measure):
+        if name == "value":
+            value = decimal(part.text)
+        elif name == "unit":
+            factor = _YEARS_PER_UNIT.get(code_of(part) or "a", 1.0)
     return None if value is None else round(value * factor, 4)
 
 
@@ -290,64 +293,126 @@ def _read_patients(patients: etree._Element, draft: FacilityDraft) -> None:
             draft.age_max = _age_in_years(part)
 
 
+Reader = Callable[[etree._Element, FacilityDraft], None]
+
+
+def _code_reader(kind: str) -> Reader:
+    def read(part: etree._Element, draft: FacilityDraft) -> None:
+        found = code_row(kind, part)
+        if found is not None:
+            draft.codes.append(found)
+
+    return read
+
+
+def _read_resources(resources: etree._Element, draft: FacilityDraft) -> None:
+    for name, skill in children(resources):
+        kind = _RESOURCE_KINDS.get(name)
+        found = code_row(kind, skill) if kind else None
+        if found is not None:
+            draft.codes.append(found)
+
+
+def _read_activity_field(part: etree._Element, draft: FacilityDraft) -> None:
+    if draft.activity_field is None:  # a UE has exactly one (RG_EXP_010)
+        draft.activity_field = code_of(part)
+
+
+def _read_care_mode(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.care_mode = code_of(part)
+
+
+def _read_category(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.category = code_of(part)
+
+
+def _read_sensitive(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.sensitive = boolean(part) or False
+
+
+def _read_equipment(part: etree._Element, draft: FacilityDraft) -> None:
+    device = part.get("entityID")
+    if device:
+        draft.location.device_entities.append(device)
+
+
+def _read_intervention_zone(part: etree._Element, draft: FacilityDraft) -> None:
+    zone = child(part, "codedType")
+    found = code_row("intervention_zone", zone) if zone is not None else None
+    if found is not None:
+        draft.codes.append(found)
+
+
+def _read_psychiatric_sector(part: etree._Element, draft: FacilityDraft) -> None:
+    sector = text(part)
+    if sector:
+        draft.codes.append(CodeRow(kind="psychiatric_sector", table_id=None, code=sector))
+
+
+def _read_parent(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.parent_entity = part.get("entityID") or None
+
+
+def _read_final_closing(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.final_closing_date = parse_date(part.text or "")
+
+
+def _read_creation(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.opening_date = parse_date(part.text or "")
+
+
+def _read_contact(part: etree._Element, draft: FacilityDraft) -> None:
+    draft.contacts.add_ror(part)
+
+
+def _read_mailbox(mailbox: etree._Element, draft: FacilityDraft) -> None:
+    contact_point = child(mailbox, "contactPoint")
+    if contact_point is not None:
+        draft.contacts.add_telecom(contact_point)
+
+
+def _read_oi_commune(location: etree._Element, draft: FacilityDraft) -> None:
+    city = child(location, "cityNumber")
+    if city is not None:
+        draft.location.row["commune_cog"] = code_of(city)
+
+
+_COMMON_READERS: Final[dict[str, Reader]] = {
+    "parentFacility": _read_parent,
+    "finalClosingDate": _read_final_closing,
+    "contact": _read_contact,
+    "mailBoxMSS": _read_mailbox,
+}
+_OI_READERS: Final[dict[str, Reader]] = {  # an OI row keeps its place, dates, contacts and commune only
+    **_COMMON_READERS,
+    "creationDate": _read_creation,
+    "location": _read_oi_commune,
+}
+_OFFER_READERS: Final[dict[str, Reader]] = {
+    **_COMMON_READERS,
+    **{name: _code_reader(kind) for name, kind in _SIMPLE_CODE_KINDS.items()},
+    **dict.fromkeys(_RESOURCES, _read_resources),
+    **dict.fromkeys(_RESIDENTIAL, lambda part, draft: _read_residential(part, draft.location)),
+    **dict.fromkeys(_CRISIS, lambda part, draft: _read_crisis(part, draft.location)),
+    "typeActivity": _read_activity_field,
+    "careMode": _read_care_mode,
+    "patientsType": _read_patients,
+    "accommodationCapacity": lambda part, draft: _read_accommodation(part, draft.location),
+    "location": lambda part, draft: _read_location(part, draft.location),
+    "equipment": _read_equipment,
+    "facilityType": _read_category,
+    "sensitiveUnit": _read_sensitive,
+    "interventionZone": _read_intervention_zone,
+    "psychiatricSector": _read_psychiatric_sector,
+}
+
+
 def _read_extension(extension: etree._Element, draft: FacilityDraft) -> None:
-    codes_ = draft.codes
+    readers = _OFFER_READERS if draft.is_offer else _OI_READERS
     for name, part in children(extension):
-        simple_kind = _SIMPLE_CODE_KINDS.get(name)
-        if simple_kind is not None:
-            found = code_row(simple_kind, part)
-            if found is not None:
-                codes_.append(found)
-        elif name == "typeActivity":
-            if draft.activity_field is None:
-                draft.activity_field = code_of(part)
-        elif name == "careMode":
-            draft.care_mode = code_of(part)
-        elif name == "patientsType":
-            _read_patients(part, draft)
-        elif name == "accommodationCapacity":
-            _read_accommodation(part, draft.location)
-        elif name in _CRISIS:
-            _read_crisis(part, draft.location)
-        elif name in _RESIDENTIAL:
-            _read_residential(part, draft.location)
-        elif name in _RESOURCES:
-            for skill_name, skill in children(part):
-                kind = _RESOURCE_KINDS.get(skill_name)
-                found = code_row(kind, skill) if kind else None
-                if found is not None:
-                    codes_.append(found)
-        elif name == "equipment":
-            device = part.get("entityID")
-            if device:
-                draft.location.device_entities.append(device)
-        elif name == "location":
-            _read_location(part, draft.location)
-        elif name == "facilityType":
-            draft.category = code_of(part)
-        elif name == "interventionZone":
-            zone = child(part, "codedType")
-            found = code_row("intervention_zone", zone) if zone is not None else None
-            if found is not None:
-                codes_.append(found)
-        elif name == "psychiatricSector":
-            sector = text(part)
-            if sector:
-                codes_.append(CodeRow(kind="psychiatric_sector", table_id=None, code=sector))
-        elif name == "parentFacility":
-            draft.parent_entity = part.get("entityID") or None
-        elif name == "sensitiveUnit":
-            draft.sensitive = boolean(part) or False
-        elif name == "finalClosingDate":
-            draft.final_closing_date = parse_date(part.text or "")
-        elif name == "creationDate":
-            draft.opening_date = parse_date(part.text or "")
-        elif name == "contact":
-            draft.contacts.add_ror(part)
-        elif name == "mailBoxMSS":
-            mailbox = child(part, "contactPoint")
-            if mailbox is not None:
-                draft.contacts.add_telecom(mailbox)
+        reader = readers.get(name)
+        if reader is not None:
+            reader(part, draft)
 
 
 def _oi_identifier(facility: etree._Element) -> str | None:

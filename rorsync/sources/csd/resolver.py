@@ -17,8 +17,9 @@ waits in a small queue keyed by the missing entityID and is released when it is 
 (and a warning), anything else still waiting becomes a ``RecordError`` naming the missing entityID.
 
 Composite records are versioned on all their parts: an offer's payload is its facility plus the
-services it cites, a location's is its ``location`` element, capacity elements and devices, and
-``last_updated`` is the latest ``record/@updated`` among them (the element's own, else its parent's).
+services it cites, a location's is the facility (which holds the location and its capacities) plus
+the devices it cites, and ``last_updated`` is the latest ``record/@updated`` among them (the
+element's own, else its parent's).
 """
 
 from __future__ import annotations
@@ -82,6 +83,18 @@ class _Placement:
     eg_id: str
     region: str | None
     updated: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class _LocationJob:
+    """An offer's location record to build, possibly once the devices it cites are read."""
+
+    draft: LocationDraft
+    source: bytes  # the facility element, which describes the location and its capacities
+    location_id: str
+    region: str | None
+    fallback: dt.datetime  # the offer's last_updated
+    where: str
 
 
 class _Waiting(NamedTuple):
@@ -311,7 +324,8 @@ class CsdResolver:
         records: list[Output] = [offer]
         if location_id is not None:
             draft.location.row["managing_organization_ref"] = placement.eg_id
-            records.extend(self._location(draft.location, location_id, placement.region, placement.updated, where))
+            job = _LocationJob(draft.location, draft.payload, location_id, placement.region, placement.updated, where)
+            records.extend(self._location(job))
         known = _Known(
             placement.resource_id,
             placement.eg_id,
@@ -323,33 +337,28 @@ class CsdResolver:
         )
         return records, known
 
-    def _location(
-        self, draft: LocationDraft, location_id: str, region: str | None, fallback: dt.datetime, where: str
-    ) -> list[Output]:
-        missing = [entity for entity in draft.device_entities if entity not in self._devices]
+    def _location(self, job: _LocationJob) -> list[Output]:
+        missing = [entity for entity in job.draft.device_entities if entity not in self._devices]
         if not missing:
-            return [self._location_record(draft, location_id, region, fallback)]
+            return [self._location_record(job)]
 
         def abandon(_: str) -> list[Output]:
-            absent = [entity for entity in draft.device_entities if entity not in self._devices]
-            self._warn(where, f"cites equipment entityID(s) {absent}, absent from deviceDirectory")
-            return [self._location_record(draft, location_id, region, fallback)]
+            absent = [entity for entity in job.draft.device_entities if entity not in self._devices]
+            self._warn(job.where, f"cites equipment entityID(s) {absent}, absent from deviceDirectory")
+            return [self._location_record(job)]
 
-        return self._wait(
-            missing[0], _Waiting(lambda: self._location(draft, location_id, region, fallback, where), abandon)
-        )
+        return self._wait(missing[0], _Waiting(lambda: self._location(job), abandon))
 
-    def _location_record(
-        self, draft: LocationDraft, location_id: str, region: str | None, fallback: dt.datetime
-    ) -> Record:
+    def _location_record(self, job: _LocationJob) -> Record:
+        draft = job.draft
         devices = [self._devices[entity] for entity in draft.device_entities if entity in self._devices]
-        updated = _latest(draft.updated or fallback, *(device.updated for device in devices))
+        updated = _latest(draft.updated or job.fallback, *(device.updated for device in devices))
         return Record(
             Entity.LOCATION,
-            location_id,
+            job.location_id,
             updated,
-            region,
-            draft.payload + b"".join(device.payload for device in devices),
+            job.region,
+            job.source + b"".join(device.payload for device in devices),
             draft.row,
             capacities=draft.capacities,
             equipment=[device.row for device in devices],

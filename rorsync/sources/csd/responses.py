@@ -48,10 +48,10 @@ def soap_payload(root: etree._Element, what: str, expected: str) -> etree._Eleme
     payload = root
     if local_name(root.tag) == "Envelope":
         body = child(root, "Body")
-        inner = next(children(body), None) if body is not None else None
+        inner = next(body.iterchildren(etree.Element), None) if body is not None else None
         if inner is None:
             raise CsdResponseError(f"{what}: empty SOAP Body, expected {expected}")
-        payload = inner[1]
+        payload = inner
     name = local_name(payload.tag)
     if name == "Fault":
         raise fault_error(payload)
