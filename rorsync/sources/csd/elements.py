@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
 from lxml import etree
 
@@ -79,6 +79,13 @@ def code_row(kind: str, element: etree._Element) -> CodeRow | None:
     return CodeRow(kind=kind, table_id=table_of(element), code=code)
 
 
+def add_code(rows: list[CodeRow], kind: str, element: etree._Element) -> None:
+    """Append the code of ``element`` as a ``kind`` row, unless it has none."""
+    found = code_row(kind, element)
+    if found is not None:
+        rows.append(found)
+
+
 def boolean(element: etree._Element | None) -> bool | None:
     value = text(element)
     if value is None:
@@ -91,22 +98,24 @@ def boolean(element: etree._Element | None) -> bool | None:
     return None
 
 
-def integer(value: str | None) -> int | None:
+_Number = TypeVar("_Number", int, float)
+
+
+def _number(value: str | None, kind: type[_Number]) -> _Number | None:
     if value is None:
         return None
     try:
-        return int(value.strip())
+        return kind(value.strip())
     except ValueError:
         return None
+
+
+def integer(value: str | None) -> int | None:
+    return _number(value, int)
 
 
 def decimal(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value.strip())
-    except ValueError:
-        return None
+    return _number(value, float)
 
 
 def updated_of(element: etree._Element) -> tuple[dt.datetime | None, str | None]:
@@ -121,6 +130,21 @@ def updated_of(element: etree._Element) -> tuple[dt.datetime | None, str | None]
         return None, None
     parsed = parse_datetime(raw)
     return (parsed, None) if parsed is not None else (None, raw)
+
+
+@dataclass(frozen=True, slots=True)
+class Origin:
+    """Where a draft comes from: the element's ``@entityID``, ``record/@updated`` and XML."""
+
+    entity_id: str
+    updated: dt.datetime | None
+    unparsed_updated: str | None  # the raw value when it is not a dateTime (a warning, not an error)
+    payload: bytes
+
+    @classmethod
+    def of(cls, element: etree._Element) -> Origin:
+        updated, unparsed = updated_of(element)
+        return cls(element.get("entityID", ""), updated, unparsed, etree.tostring(element))
 
 
 def _level(element: etree._Element | None) -> int | None:

@@ -31,12 +31,13 @@ from lxml import etree
 from rorsync.model import CapacityRow, CodeRow, EquipmentRow, LocationRow, ResidentialCapacityRow
 from rorsync.sources.csd.elements import (
     Contacts,
+    Origin,
+    add_code,
     address_parts,
     boolean,
     child,
     children,
     code_of,
-    code_row,
     decimal,
     integer,
     table_of,
@@ -126,15 +127,12 @@ class LocationDraft:
 class FacilityDraft:
     """Everything a facility says by itself; ids of what it references are resolved later."""
 
-    entity_id: str
+    origin: Origin
     oi_id: str | None
     type_code: str | None
     parent_entity: str | None  # v2.4 extension/parentFacility
     organization_entities: list[str]  # organizations/organization: the EG (v2.4) or the parent (v0.1.5 mock)
     service_entities: list[str]
-    updated: dt.datetime | None
-    unparsed_updated: str | None
-    payload: bytes
     name: str | None = None
     alias: str | None = None
     address: tuple[str | None, str | None, str | None] = (None, None, None)
@@ -159,14 +157,10 @@ def read_service(service: etree._Element) -> ServiceEntry:
     rows: list[CodeRow] = []
     for name, part in children(service):
         if name == "codedType":
-            found = code_row("specialty", part)
-            if found is not None:
-                rows.append(found)
+            add_code(rows, "specialty", part)
         elif name == "extension":
             for family in part.iterchildren("{*}actFamily"):
-                found = code_row("activity_family", family)
-                if found is not None:
-                    rows.append(found)
+                add_code(rows, "activity_family", family)
     return ServiceEntry(tuple(rows), updated_of(service)[0], etree.tostring(service))
 
 
@@ -284,9 +278,7 @@ def _age_in_years(measure: etree._Element) -> float | None:
 def _read_patients(patients: etree._Element, draft: FacilityDraft) -> None:
     for name, part in children(patients):
         if name == "supportedPatient":
-            found = code_row("patient_type", part)
-            if found is not None:
-                draft.codes.append(found)
+            add_code(draft.codes, "patient_type", part)
         elif name == "patientTypeAgeMin":
             draft.age_min = _age_in_years(part)
         elif name == "patientTypeAgeMax":
@@ -298,9 +290,7 @@ Reader = Callable[[etree._Element, FacilityDraft], None]
 
 def _code_reader(kind: str) -> Reader:
     def read(part: etree._Element, draft: FacilityDraft) -> None:
-        found = code_row(kind, part)
-        if found is not None:
-            draft.codes.append(found)
+        add_code(draft.codes, kind, part)
 
     return read
 
@@ -308,9 +298,8 @@ def _code_reader(kind: str) -> Reader:
 def _read_resources(resources: etree._Element, draft: FacilityDraft) -> None:
     for name, skill in children(resources):
         kind = _RESOURCE_KINDS.get(name)
-        found = code_row(kind, skill) if kind else None
-        if found is not None:
-            draft.codes.append(found)
+        if kind is not None:
+            add_code(draft.codes, kind, skill)
 
 
 def _read_activity_field(part: etree._Element, draft: FacilityDraft) -> None:
@@ -338,9 +327,8 @@ def _read_equipment(part: etree._Element, draft: FacilityDraft) -> None:
 
 def _read_intervention_zone(part: etree._Element, draft: FacilityDraft) -> None:
     zone = child(part, "codedType")
-    found = code_row("intervention_zone", zone) if zone is not None else None
-    if found is not None:
-        draft.codes.append(found)
+    if zone is not None:
+        add_code(draft.codes, "intervention_zone", zone)
 
 
 def _read_psychiatric_sector(part: etree._Element, draft: FacilityDraft) -> None:
@@ -436,17 +424,13 @@ def _type_code(facility: etree._Element) -> str | None:
 
 
 def read_facility(facility: etree._Element) -> FacilityDraft:
-    updated, unparsed = updated_of(facility)
     draft = FacilityDraft(
-        entity_id=facility.get("entityID", ""),
+        origin=Origin.of(facility),
         oi_id=_oi_identifier(facility),
         type_code=_type_code(facility),
         parent_entity=None,
         organization_entities=[],
         service_entities=[],
-        updated=updated,
-        unparsed_updated=unparsed,
-        payload=etree.tostring(facility),
     )
     for name, part in children(facility):
         if name == "extension":

@@ -7,7 +7,6 @@ TRE_R73 ESPIC as code rows. Closures (``closingDate`` + ``closingReason``) are d
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -15,15 +14,15 @@ from lxml import etree
 from rorsync.model import CodeRow, OrganizationKind, OrganizationRow
 from rorsync.sources.csd.elements import (
     Contacts,
+    Origin,
+    add_code,
     address_parts,
     boolean,
     child,
     children,
     code_of,
-    code_row,
     table_of,
     text,
-    updated_of,
 )
 from rorsync.sources.csd.identifiers import (
     ID_NAT_STRUCT_AUTHORITIES,
@@ -38,14 +37,11 @@ _CODE_KINDS = {"TRE_R69": "aggregate", "TRE_R73": "espic"}
 
 @dataclass(slots=True)
 class OrganizationDraft:
-    entity_id: str
+    origin: Origin
     id_nat_struct: str | None
     parent_entity: str | None
     row: OrganizationRow
     region: str | None
-    updated: dt.datetime | None
-    unparsed_updated: str | None
-    payload: bytes
     codes: list[CodeRow] = field(default_factory=list)
     contacts: Contacts = field(default_factory=Contacts)
 
@@ -116,16 +112,12 @@ def read_organization(organization: etree._Element) -> OrganizationDraft:
         orsan_level_code=None,
         comment=None,
     )
-    updated, unparsed = updated_of(organization)
     draft = OrganizationDraft(
-        entity_id=organization.get("entityID", ""),
+        origin=Origin.of(organization),
         id_nat_struct=id_nat_struct,
         parent_entity=parent_entity,
         row=row,
         region=None,
-        updated=updated,
-        unparsed_updated=unparsed,
-        payload=etree.tostring(organization),
     )
     for name, part in children(organization):
         if name == "codedType":
@@ -135,9 +127,7 @@ def read_organization(organization: etree._Element) -> OrganizationDraft:
             elif table_id == "TRE_R66":
                 row["category_code"] = code_of(part)
             elif table_id in _CODE_KINDS:
-                found = code_row(_CODE_KINDS[table_id], part)
-                if found is not None:
-                    draft.codes.append(found)
+                add_code(draft.codes, _CODE_KINDS[table_id], part)
         elif name == "primaryName":
             row["name"] = text(part)
         elif name == "otherName" and row["alias"] is None:

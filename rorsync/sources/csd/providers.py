@@ -7,27 +7,23 @@ profession (``codedType``, TRE_G15), the exercise mode of ``operationalStatus`` 
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 
 from lxml import etree
 
 from rorsync.model import CodeRow, PractitionerRow
-from rorsync.sources.csd.elements import Contacts, child, children, code_of, code_row, text, updated_of
+from rorsync.sources.csd.elements import Contacts, Origin, add_code, child, children, code_of, text
 
 
 @dataclass(slots=True)
 class ProviderDraft:
-    entity_id: str
+    origin: Origin
     idnat_ps: str | None
     row: PractitionerRow
     profession_code: str | None
     exercise_mode_code: str | None
     facility_entities: list[str]
     organization_entities: list[str]
-    updated: dt.datetime | None
-    unparsed_updated: str | None
-    payload: bytes
     practitioner_codes: list[CodeRow] = field(default_factory=list)
     role_codes: list[CodeRow] = field(default_factory=list)
     practitioner_contacts: Contacts = field(default_factory=Contacts)
@@ -50,15 +46,11 @@ def _read_name(demographic: etree._Element, row: PractitionerRow, contacts: Cont
 def _read_credential(credential: etree._Element, codes_: list[CodeRow]) -> None:
     for name, part in children(credential):
         if name == "codedType":
-            found = code_row("savoir_faire", part)
-            if found is not None:
-                codes_.append(found)
+            add_code(codes_, "savoir_faire", part)
         elif name == "extension":
             for _, detail in children(part):
                 if detail.get("code") is not None:
-                    found = code_row("savoir_faire", detail)
-                    if found is not None:
-                        codes_.append(found)
+                    add_code(codes_, "savoir_faire", detail)
 
 
 def _read_extension(extension: etree._Element, draft: ProviderDraft) -> None:
@@ -70,10 +62,7 @@ def _read_extension(extension: etree._Element, draft: ProviderDraft) -> None:
                 elif status_name == "contactPoint":
                     draft.role_contacts.add_telecom(status_part)
                 elif status_name == "specificSkills":
-                    found = code_row("specific_competence", status_part)
-                    if found is not None:
-                        draft.role_codes.append(found)
-            draft.updated = draft.updated or updated_of(part)[0]
+                    add_code(draft.role_codes, "specific_competence", status_part)
         elif name == "mailBoxMSS":
             mailbox = child(part, "contactPoint")
             if mailbox is not None:
@@ -81,22 +70,18 @@ def _read_extension(extension: etree._Element, draft: ProviderDraft) -> None:
 
 
 def read_provider(provider: etree._Element) -> ProviderDraft:
-    updated, unparsed = updated_of(provider)
     idnat_ps = next(
         (code for other in provider.iterchildren("{*}otherID") if (code := (other.get("code") or "").strip())),
         None,
     )
     draft = ProviderDraft(
-        entity_id=provider.get("entityID", ""),
+        origin=Origin.of(provider),
         idnat_ps=idnat_ps,
         row=PractitionerRow(idnat_ps=idnat_ps, family_name=None, given_name=None, prefix=None),
         profession_code=None,
         exercise_mode_code=None,
         facility_entities=[],
         organization_entities=[],
-        updated=updated,
-        unparsed_updated=unparsed,
-        payload=etree.tostring(provider),
     )
     for name, part in children(provider):
         if name == "codedType" and draft.profession_code is None:

@@ -39,6 +39,7 @@ from rorsync.model import (
     Record,
     RecordError,
 )
+from rorsync.sources.csd.elements import Origin
 from rorsync.sources.csd.facilities import DeviceEntry, FacilityDraft, LocationDraft, ServiceEntry
 from rorsync.sources.csd.identifiers import region_of_oi_identifier
 from rorsync.sources.csd.organizations import OrganizationDraft
@@ -141,13 +142,11 @@ class CsdResolver:
     def _unresolved(where: str, missing: str, payload: bytes) -> list[Output]:
         return [RecordError(where, f"references entityID {missing!r}, absent from the document or unreadable", payload)]
 
-    def _updated(
-        self, own: dt.datetime | None, unparsed: str | None, parent: _Known | None, where: str
-    ) -> dt.datetime | None:
-        if unparsed is not None:
-            self._warn(where, f"record/@updated {unparsed!r} is not a dateTime, the parent's is used")
-        if own is not None:
-            return own
+    def _updated(self, origin: Origin, parent: _Known | None, where: str) -> dt.datetime | None:
+        if origin.unparsed_updated is not None:
+            self._warn(where, f"record/@updated {origin.unparsed_updated!r} is not a dateTime, the parent's is used")
+        if origin.updated is not None:
+            return origin.updated
         return parent.updated if parent is not None else None
 
     def finish(self) -> list[Output]:
@@ -162,9 +161,9 @@ class CsdResolver:
     # --- organizations (EJ, EG) -------------------------------------------------------------------
 
     def add_organization(self, draft: OrganizationDraft) -> list[Output]:
-        where = f"organization entityID={draft.entity_id!r}"
+        where = f"organization entityID={draft.origin.entity_id!r}"
         if draft.id_nat_struct is None:
-            return [RecordError(where, "no usable otherID (idNatStruct, FINESS, SIREN or SIRET)", draft.payload)]
+            return [RecordError(where, "no usable otherID (idNatStruct, FINESS, SIREN or SIRET)", draft.origin.payload)]
         where = f"{where} ({draft.id_nat_struct})"
         parent = None
         if draft.parent_entity is not None:
@@ -174,12 +173,12 @@ class CsdResolver:
                     draft.parent_entity,
                     _Waiting(
                         lambda: self.add_organization(draft),
-                        lambda missing: self._unresolved(where, missing, draft.payload),
+                        lambda missing: self._unresolved(where, missing, draft.origin.payload),
                     ),
                 )
-        updated = self._updated(draft.updated, draft.unparsed_updated, parent, where)
+        updated = self._updated(draft.origin, parent, where)
         if updated is None:
-            return [RecordError(where, "no usable record/@updated", draft.payload)]
+            return [RecordError(where, "no usable record/@updated", draft.origin.payload)]
         row = draft.row
         row["parent_ref"] = parent.resource_id if parent is not None else None
         region = draft.region or (parent.region if parent is not None else None)
@@ -188,14 +187,14 @@ class CsdResolver:
             draft.id_nat_struct,
             updated,
             region,
-            draft.payload,
+            draft.origin.payload,
             row,
             codes=draft.codes,
             contacts=draft.contacts.rows,
         )
         eg_id = draft.id_nat_struct if row["kind"] == OrganizationKind.EG else None
         known = _Known(draft.id_nat_struct, eg_id, region, updated)
-        return [record, *self._register(draft.entity_id, known, self._organizations)]
+        return [record, *self._register(draft.origin.entity_id, known, self._organizations)]
 
     # --- services and devices (referenced, not records themselves) --------------------------------
 
@@ -209,36 +208,39 @@ class CsdResolver:
     # --- facilities (OI and offers) ---------------------------------------------------------------
 
     def add_facility(self, draft: FacilityDraft) -> list[Output]:
-        where = f"facility entityID={draft.entity_id!r}" + (f" ({draft.oi_id})" if draft.oi_id else "")
+        where = f"facility entityID={draft.origin.entity_id!r}" + (f" ({draft.oi_id})" if draft.oi_id else "")
         # v2.4 links the hierarchy with parentFacility; the v0.1.5 mock only with organizations/organization.
         parent_entity = draft.parent_entity or next(iter(draft.organization_entities), None)
         if parent_entity is None:
             return [
-                RecordError(where, "no parentFacility nor organizations/organization to attach it to", draft.payload)
+                RecordError(
+                    where, "no parentFacility nor organizations/organization to attach it to", draft.origin.payload
+                )
             ]
         parent = self._facilities.get(parent_entity) or self._organizations.get(parent_entity)
         if parent is None:
             return self._wait(
                 parent_entity,
                 _Waiting(
-                    lambda: self.add_facility(draft), lambda missing: self._unresolved(where, missing, draft.payload)
+                    lambda: self.add_facility(draft),
+                    lambda missing: self._unresolved(where, missing, draft.origin.payload),
                 ),
             )
         eg_id = parent.eg_id or parent.resource_id
         resource_id = draft.oi_id
         if resource_id is None:
-            resource_id = f"{eg_id}#{draft.entity_id}"
+            resource_id = f"{eg_id}#{draft.origin.entity_id}"
             self._warn(where, f"no OI identifier (otherID), keyed {resource_id!r}: not stable across exports")
         region = region_of_oi_identifier(draft.oi_id) or parent.region
-        updated = self._updated(draft.updated, draft.unparsed_updated, parent, where)
+        updated = self._updated(draft.origin, parent, where)
         if updated is None:
-            return [RecordError(where, "no usable record/@updated", draft.payload)]
+            return [RecordError(where, "no usable record/@updated", draft.origin.payload)]
         placement = _Placement(resource_id, parent, eg_id, region, updated)
         if draft.is_offer:
             records, known = self._offer(draft, placement, where)
         else:
             records, known = self._internal_organization(draft, placement)
-        return [*records, *self._register(draft.entity_id, known, self._facilities)]
+        return [*records, *self._register(draft.origin.entity_id, known, self._facilities)]
 
     def _internal_organization(self, draft: FacilityDraft, placement: _Placement) -> tuple[list[Output], _Known]:
         location = draft.location.row
@@ -275,7 +277,7 @@ class CsdResolver:
             placement.resource_id,
             placement.updated,
             placement.region,
-            draft.payload,
+            draft.origin.payload,
             row,
             contacts=draft.contacts.rows,
         )
@@ -283,7 +285,7 @@ class CsdResolver:
 
     def _offer(self, draft: FacilityDraft, placement: _Placement, where: str) -> tuple[list[Output], _Known]:
         codes: list[CodeRow] = list(draft.codes)
-        payload = draft.payload
+        payload = draft.origin.payload
         latest = placement.updated
         for service_entity in draft.service_entities:
             service = self._services.get(service_entity)
@@ -324,7 +326,9 @@ class CsdResolver:
         records: list[Output] = [offer]
         if location_id is not None:
             draft.location.row["managing_organization_ref"] = placement.eg_id
-            job = _LocationJob(draft.location, draft.payload, location_id, placement.region, placement.updated, where)
+            job = _LocationJob(
+                draft.location, draft.origin.payload, location_id, placement.region, placement.updated, where
+            )
             records.extend(self._location(job))
         known = _Known(
             placement.resource_id,
@@ -368,7 +372,7 @@ class CsdResolver:
     # --- providers (practitioners and their roles) ------------------------------------------------
 
     def add_provider(self, draft: ProviderDraft) -> list[Output]:
-        where = f"provider entityID={draft.entity_id!r}"
+        where = f"provider entityID={draft.origin.entity_id!r}"
         anchors = [self._facilities.get(entity) for entity in draft.facility_entities]
         anchors += [self._organizations.get(entity) for entity in draft.organization_entities]
         anchor = next((known for known in anchors if known is not None), None)
@@ -376,18 +380,18 @@ class CsdResolver:
         if resource_id is None:
             if anchor is None:
                 reason = "no otherID (RPPS / idNat_PS) and no known facility or organization to key it by"
-                return [RecordError(where, reason, draft.payload)]
-            resource_id = f"{anchor.eg_id or anchor.resource_id}#{draft.entity_id}"
+                return [RecordError(where, reason, draft.origin.payload)]
+            resource_id = f"{anchor.eg_id or anchor.resource_id}#{draft.origin.entity_id}"
             self._warn(where, f"no otherID (RPPS / idNat_PS), keyed {resource_id!r}: not stable across exports")
-        updated = self._updated(draft.updated, draft.unparsed_updated, anchor, where)
+        updated = self._updated(draft.origin, anchor, where)
         if updated is None:
-            return [RecordError(where, "no usable record/@updated", draft.payload)]
+            return [RecordError(where, "no usable record/@updated", draft.origin.payload)]
         practitioner = Record(
             Entity.PRACTITIONER,
             resource_id,
             updated,
             anchor.region if anchor is not None else None,
-            draft.payload,
+            draft.origin.payload,
             draft.row,
             codes=draft.practitioner_codes,
             contacts=draft.practitioner_contacts.rows,
@@ -406,7 +410,7 @@ class CsdResolver:
                 facility_entity,
                 _Waiting(
                     lambda: self._role(draft, practitioner_id, facility_entity, updated, where),
-                    lambda missing: self._unresolved(f"{where} role", missing, draft.payload),
+                    lambda missing: self._unresolved(f"{where} role", missing, draft.origin.payload),
                 ),
             )
         row = PractitionerRoleRow(
@@ -423,7 +427,7 @@ class CsdResolver:
             f"{practitioner_id}@{facility.resource_id}",
             updated,
             facility.region,
-            draft.payload,
+            draft.origin.payload,
             row,
             codes=list(draft.role_codes),
             contacts=list(draft.role_contacts.rows),
