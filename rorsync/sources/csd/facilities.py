@@ -74,8 +74,7 @@ class ServiceEntry:
     """A ``serviceDirectory/service`` (activité opérationnelle), kept for the facilities that cite it."""
 
     codes: tuple[CodeRow, ...]
-    updated: dt.datetime | None
-    payload: bytes
+    origin: Origin
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +82,7 @@ class DeviceEntry:
     """A ``deviceDirectory/device`` (équipement spécifique), kept for the locations that cite it."""
 
     row: EquipmentRow
-    updated: dt.datetime | None
-    payload: bytes
+    origin: Origin
 
 
 def _empty_location() -> LocationRow:
@@ -161,7 +159,7 @@ def read_service(service: etree._Element) -> ServiceEntry:
         elif name == "extension":
             for family in part.iterchildren("{*}actFamily"):
                 add_code(rows, "activity_family", family)
-    return ServiceEntry(tuple(rows), updated_of(service)[0], etree.tostring(service))
+    return ServiceEntry(tuple(rows), Origin.of(service))
 
 
 def read_device(device: etree._Element) -> DeviceEntry:
@@ -173,7 +171,7 @@ def read_device(device: etree._Element) -> DeviceEntry:
         elif name == "extension":
             in_service = integer(text(child(part, "nbInService")))
     row = EquipmentRow(equipment_type_code=type_code, nb_in_service=in_service, limits=None)
-    return DeviceEntry(row, updated_of(device)[0], etree.tostring(device))
+    return DeviceEntry(row, Origin.of(device))
 
 
 # TRE_R203 StatutLieu → (operational status, FHIR Location.status)
@@ -236,6 +234,7 @@ def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
                 draft.updated = _later(draft.updated, updated_of(capacity)[0])
             continue
         updated_at = parse_datetime(part.get("updateDate") or "")
+        draft.updated = _later(draft.updated, updated_at)  # new counts move the location's version
         total = integer(part.get("total"))
         if total is not None:
             draft.capacities.append(_capacity(capacity_type, "01", total, updated_at))
@@ -442,7 +441,9 @@ def read_facility(facility: etree._Element) -> FacilityDraft:
                 if entity:
                     draft.organization_entities.append(entity)
                 draft.service_entities.extend(
-                    service.get("entityID", "") for service in organization.iterchildren("{*}service")
+                    service_entity
+                    for service in organization.iterchildren("{*}service")
+                    if (service_entity := service.get("entityID"))
                 )
         elif name == "primaryName":
             draft.name = text(part)

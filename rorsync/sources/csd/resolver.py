@@ -9,8 +9,8 @@ facility cites services read before it, but the equipment (devices) its location
 every facility. Everything is emitted as soon as what it references is known; what is not known yet
 waits in a small queue keyed by the missing entityID and is released when it is registered:
 
-* a location citing devices waits for them (memory: those location drafts only, a few hundred bytes
-  each; in practice the locations with equipment of one part);
+* a location citing devices waits for them (memory: its draft and its facility's XML, a few KB per
+  location with equipment, for one part at most when parts are read one by one);
 * an EG whose EJ, or a facility whose parent, comes later in its directory waits the same way.
 
 :meth:`CsdResolver.finish` ends the wait: a location is emitted with the equipment that was found
@@ -94,7 +94,7 @@ class _LocationJob:
     source: bytes  # the facility element, which describes the location and its capacities
     location_id: str
     region: str | None
-    fallback: dt.datetime  # the offer's last_updated
+    fallback: dt.datetime  # the facility's last_updated
     where: str
 
 
@@ -293,8 +293,8 @@ class CsdResolver:
                 self._warn(where, f"cites service entityID {service_entity!r}, absent from serviceDirectory")
                 continue
             codes.extend(service.codes)
-            payload += service.payload
-            latest = _latest(latest, service.updated)
+            payload += service.origin.payload
+            latest = _latest(latest, service.origin.updated)
         location_id = f"{placement.resource_id}/location" if draft.location.has_content else None
         closed = draft.final_closing_date
         row = OfferRow(
@@ -356,13 +356,13 @@ class CsdResolver:
     def _location_record(self, job: _LocationJob) -> Record:
         draft = job.draft
         devices = [self._devices[entity] for entity in draft.device_entities if entity in self._devices]
-        updated = _latest(draft.updated or job.fallback, *(device.updated for device in devices))
+        updated = _latest(draft.updated or job.fallback, *(device.origin.updated for device in devices))
         return Record(
             Entity.LOCATION,
             job.location_id,
             updated,
             job.region,
-            job.source + b"".join(device.payload for device in devices),
+            job.source + b"".join(device.origin.payload for device in devices),
             draft.row,
             capacities=draft.capacities,
             equipment=[device.row for device in devices],
