@@ -21,6 +21,7 @@ from rorsync.sources.csd.times import paris_naive
 from rorsync.sources.csd.vihf import VihfSettings, build_vihf_header
 from rorsync.sources.csd.wsdl import load_client
 
+BINDING: Final = "{urn:asip:ror:2015}CareServicesRequest_Binding"
 NOTIF_OPERATION: Final = "TR-Notif-ListeEtablissementsMajApresDate_Demande"
 LECTURE_OPERATION: Final = "careServicesRequest_Request"
 LECTURE_FUNCTION_URN: Final = "urn:asip:ror:lecture:offreSoinEtablissement:2017"  # fixed by the XSD, both Lectures
@@ -60,7 +61,7 @@ def _build(
     if vihf is not None:
         headers = [build_vihf_header(vihf, now=now or dt.datetime.now(dt.UTC))]
     envelope = client.create_message(client.service, operation, _soapheaders=headers, **arguments)
-    action = client.service._binding.get(operation).soapaction
+    action = client.wsdl.bindings[BINDING].get(operation).soapaction
     return SoapRequest(operation, action, etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
