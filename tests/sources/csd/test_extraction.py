@@ -15,6 +15,7 @@ from lxml import etree
 from rorsync.model import Entity, Record
 from rorsync.sources.csd.errors import ExtractionError
 from rorsync.sources.csd.extraction import extraction_time, verify_extraction
+from rorsync.sources.csd.parse import iter_extraction_records
 from rorsync.sources.csd.resolver import CsdResolver
 
 Sample = Callable[[str], bytes]
@@ -149,3 +150,12 @@ def test_extraction_time_from_content_disposition(header: str, expected: dt.date
 def test_extraction_time_needs_a_timestamped_name(header: str) -> None:
     with pytest.raises(ExtractionError, match="Content-Disposition"):
         extraction_time(header)
+
+
+def test_a_part_on_disk_streams_like_a_member(tmp_path: Path, fixture_bytes: Callable[[str], bytes]) -> None:
+    path = tmp_path / "ExtractionOffresSante_1.xml"
+    path.write_bytes(fixture_bytes("v24_lenient_extraction.xml"))
+    from_path = [record.resource_id for record in iter_extraction_records(path) if isinstance(record, Record)]
+    from_name = [record.resource_id for record in iter_extraction_records(str(path)) if isinstance(record, Record)]
+    assert from_path == from_name
+    assert len(from_path) == 10
