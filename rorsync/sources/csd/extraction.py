@@ -1,0 +1,148 @@
+"""TR-Extraction and the weekly public file: a ZIP of CSD XML parts with SHA-256 ``.txt`` sidecars.
+
+Rule (csd-mev24 §7): every part is verified **before anything is parsed** — its name is safe, its
+sidecar exists and holds the SHA-256 of its bytes, it is under the size limit — so a corrupted or
+tampered download fails the run without a single record reaching the mirror. Only then are the parts
+streamed one by one from the ZIP members (never extracted to memory or disk), all through one
+:class:`CsdResolver`, so that a reference from one part to an object of another still resolves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import re
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import Message
+from pathlib import Path, PurePosixPath
+from typing import Final
+
+from rorsync.model import Record, RecordError
+from rorsync.sources.csd.errors import ExtractionError
+from rorsync.sources.csd.parse import iter_extraction_records
+from rorsync.sources.csd.resolver import CsdResolver
+from rorsync.sources.csd.times import PARIS
+from rorsync.sources.csd.xmlsafe import EXTRACTION_PART_MAX_BYTES, XmlLimits
+
+MAX_MEMBERS: Final = 10_000
+SIDECAR_MAX_BYTES: Final = 4096
+_CHUNK: Final = 1 << 20
+_SHA256_HEX: Final = re.compile(r"[0-9a-fA-F]{64}")
+_TIMESTAMPED_NAME: Final = re.compile(r"_(\d{12})\.zip$", re.IGNORECASE)
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractionPart:
+    name: str  # ZIP member of the XML part
+    size: int  # uncompressed bytes, as hashed
+    sha256: str  # lowercase hex, equal to its sidecar's
+
+
+@dataclass(frozen=True, slots=True)
+class VerifiedExtraction:
+    """A ZIP whose every part passed the checks; :meth:`iter_records` streams them in name order."""
+
+    path: Path
+    parts: tuple[ExtractionPart, ...]
+    max_part_bytes: int
+
+    def iter_records(self, resolver: CsdResolver | None = None) -> Iterator[Record | RecordError]:
+        """Records of all parts; pass a ``resolver`` to read its warnings afterwards."""
+        active = resolver or CsdResolver()
+        limits = XmlLimits(max_bytes=self.max_part_bytes)
+        with zipfile.ZipFile(self.path) as archive:
+            for part in self.parts:
+                with archive.open(part.name) as member:
+                    what = f"{self.path.name}:{part.name}"
+                    yield from iter_extraction_records(member, resolver=active, what=what, limits=limits)
+        yield from active.finish()
+
+
+def _check_name(name: str, archive: Path) -> None:
+    path = PurePosixPath(name)
+    if "\\" in name or "\x00" in name or path.is_absolute() or ".." in path.parts or re.match(r"^[A-Za-z]:", name):
+        raise ExtractionError(f"{archive.name}: unsafe member name {name!r} (absolute or path traversal)")
+
+
+def _digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo, max_bytes: int, where: str) -> tuple[str, int]:
+    sha256 = hashlib.sha256()
+    size = 0
+    with archive.open(info) as member:
+        while chunk := member.read(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise ExtractionError(f"{where}: more than {max_bytes} bytes, over the part size limit")
+            sha256.update(chunk)
+    return sha256.hexdigest(), size
+
+
+def _sidecar_digest(archive: zipfile.ZipFile, info: zipfile.ZipInfo, where: str) -> str:
+    if info.file_size > SIDECAR_MAX_BYTES:
+        raise ExtractionError(f"{where}: sidecar {info.filename} is {info.file_size} bytes, not a digest")
+    with archive.open(info) as member:
+        content = member.read(SIDECAR_MAX_BYTES).decode("ascii", errors="replace")
+    tokens = content.split()
+    if not tokens or not _SHA256_HEX.fullmatch(tokens[0]):
+        raise ExtractionError(f"{where}: sidecar {info.filename} does not hold a SHA-256 hex digest")
+    return tokens[0].lower()
+
+
+def verify_extraction(
+    path: str | os.PathLike[str], *, max_part_bytes: int = EXTRACTION_PART_MAX_BYTES
+) -> VerifiedExtraction:
+    """Check every XML part of the ZIP against its sidecar and the size limit; raise ``ExtractionError``."""
+    zip_path = Path(path)
+    try:
+        with zipfile.ZipFile(zip_path) as archive:
+            infos = archive.infolist()
+            if len(infos) > MAX_MEMBERS:
+                raise ExtractionError(f"{zip_path.name}: {len(infos)} members, more than {MAX_MEMBERS}")
+            for info in infos:
+                _check_name(info.filename, zip_path)
+            by_name = {info.filename.lower(): info for info in infos if not info.is_dir()}
+            xml_parts = sorted(
+                (info for name, info in by_name.items() if name.endswith(".xml")), key=lambda i: i.filename
+            )
+            if not xml_parts:
+                raise ExtractionError(f"{zip_path.name}: no XML part in the archive")
+            parts = []
+            for info in xml_parts:
+                where = f"{zip_path.name}:{info.filename}"
+                if info.file_size > max_part_bytes:
+                    raise ExtractionError(f"{where}: {info.file_size} bytes, over the {max_part_bytes}-byte part limit")
+                sidecar = by_name.get(f"{info.filename[:-4]}.txt".lower())
+                if sidecar is None:
+                    raise ExtractionError(f"{where}: no SHA-256 sidecar {info.filename[:-4]}.txt")
+                expected = _sidecar_digest(archive, sidecar, where)
+                actual, size = _digest(archive, info, max_part_bytes, where)
+                if actual != expected:
+                    raise ExtractionError(f"{where}: SHA-256 {actual} does not match its sidecar ({expected})")
+                parts.append(ExtractionPart(info.filename, size, actual))
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, RuntimeError, EOFError) as error:
+        raise ExtractionError(f"{zip_path.name}: unreadable ZIP: {error}") from error
+    except OSError as error:
+        raise ExtractionError(f"{zip_path}: cannot read: {error}") from error
+    return VerifiedExtraction(zip_path, tuple(parts), max_part_bytes)
+
+
+def extraction_time(content_disposition: str) -> dt.datetime:
+    """Extraction time (aware, UTC) from ``Content-Disposition: …filename=<name>_<yyyyMMddHHmm>.zip``.
+
+    The timestamp is Europe/Paris wall time (inferred: the ROR works in local time everywhere).
+    """
+    header = Message()
+    header["Content-Disposition"] = content_disposition
+    filename = header.get_filename()
+    match = _TIMESTAMPED_NAME.search(filename or "")
+    if match is None:
+        raise ExtractionError(
+            f"Content-Disposition {content_disposition!r}: no filename <name>_<yyyyMMddHHmm>.zip to date the extraction"
+        )
+    try:
+        local = dt.datetime.strptime(match.group(1), "%Y%m%d%H%M")
+    except ValueError as error:
+        raise ExtractionError(f"Content-Disposition {content_disposition!r}: bad timestamp: {error}") from error
+    return local.replace(tzinfo=PARIS).astimezone(dt.UTC)
