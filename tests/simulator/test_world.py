@@ -83,8 +83,12 @@ def test_tiny_covers_every_category_whatever_the_seed(seed: int, tmp_path: Path)
         store.close()
 
 
-def test_every_resource_is_valid_fhir_r4(world: WorldStore) -> None:
+def test_a_sample_of_every_type_is_valid_fhir_r4(world: WorldStore) -> None:
+    sampled: dict[str, int] = {}
     for body in bodies(world):
+        sampled[body["resourceType"]] = sampled.get(body["resourceType"], 0) + 1
+        if sampled[body["resourceType"]] > 60:
+            continue
         module = importlib.import_module(f"fhir.resources.R4B.{FHIR_MODULES[body['resourceType']]}")
         getattr(module, body["resourceType"]).model_validate(body)
 

@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import orjson
 
@@ -28,6 +28,7 @@ from rorsync.simulator.world.ids import IdAllocator
 from rorsync.simulator.world.instants import now_micros
 from rorsync.simulator.world.schema import DDL, SCHEMA_VERSION
 
+T = TypeVar("T")
 RESOURCE_COLUMNS = "pk, rtype, id, region, eg, last_updated, committed_at, sensitive, medico_social, body"
 
 
@@ -300,8 +301,7 @@ class WorldStore:
         """Resources by pk, in the order given (pks no longer present are skipped)."""
         conn = conn or self.reader()
         found: dict[int, WorldResource] = {}
-        for start in range(0, len(pks), 500):
-            chunk = pks[start : start + 500]
+        for chunk in chunks(pks):
             rows = conn.execute(
                 f"SELECT {RESOURCE_COLUMNS} FROM resource WHERE pk IN ({','.join('?' * len(chunk))})", chunk
             )
@@ -433,6 +433,12 @@ class WorldStore:
         """Every (type, id) hard-deleted so far and not re-created (the real API never reports them)."""
         deleted = {(entry.resource_type, entry.resource_id) for entry in self.journal(action="delete")}
         return {key for key in deleted if self.get(*key) is None}
+
+
+def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
+    """``items`` in slices of ``size``: SQLite bounds the number of parameters of one statement."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
 
 
 def set_meta(conn: sqlite3.Connection, key: str, value: str) -> None:

@@ -1,0 +1,137 @@
+"""``Simulator``: the whole local ROR on 127.0.0.1, as an async context manager for tests, benchmarks and the demo.
+
+async with Simulator(scale="tiny", seed=7) as sim:
+    credentials = sim.credentials(1)
+    ...  # talk to sim.fhir_base_url with a token from sim.token_url
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import tempfile
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from aiohttp import web
+
+from rorsync.simulator.fhir.app import create_app
+from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, default_clients
+from rorsync.simulator.fhir.service import FhirService, FhirSettings
+from rorsync.simulator.world.elements import Json
+from rorsync.simulator.world.files import open_world
+from rorsync.simulator.world.store import WorldStore
+
+
+@dataclass(frozen=True, slots=True)
+class ClientCredentials:
+    """What a client of one access profile needs to call the simulator."""
+
+    profile: int
+    client_id: str
+    client_secret: str
+    headers: dict[str, str]  # the four Ror-* headers
+    certificate: Path | None = None  # client certificate (PEM), TLS only, profiles ≥ 1
+    private_key: Path | None = None
+    ca_certificate: Path | None = None  # the CA that signed the server certificate
+
+
+@dataclass
+class SimulatorOptions:
+    scale: str = "tiny"
+    seed: int = 7
+    world_path: Path | None = None  # None: a temporary file, removed on exit
+    host: str = "127.0.0.1"
+    port: int = 0  # 0: an ephemeral port
+    settings: FhirSettings = field(default_factory=FhirSettings)
+    client_secrets: dict[int, str] = field(default_factory=dict)
+
+
+class Simulator:
+    """Starts the world, the FHIR app and its listener; stops them on exit."""
+
+    def __init__(self, **options: Any) -> None:
+        self.options = SimulatorOptions(**options)
+        self._temporary: tempfile.TemporaryDirectory[str] | None = None
+        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ror-sim")
+        self._runner: web.AppRunner | None = None
+        self._world: WorldStore | None = None
+        self._service: FhirService | None = None
+        self.issuer: TokenIssuer | None = None
+        self.port = 0
+
+    async def __aenter__(self) -> Simulator:
+        options = self.options
+        path = options.world_path
+        if path is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="ror-sim-")
+            path = Path(self._temporary.name) / f"{options.scale}-{options.seed}.sqlite"
+        loop = asyncio.get_running_loop()
+        self._world = await loop.run_in_executor(self._executor, open_world, path, options.scale, options.seed)
+        self._service = FhirService(self._world, options.settings)
+        sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((options.host, options.port))
+        self.port = sock.getsockname()[1]
+        self.issuer = TokenIssuer(
+            default_clients(options.client_secrets), issuer=self.token_url, lifetime=options.settings.token_lifetime
+        )
+        app = create_app(self._service, self.issuer, self._executor)
+        self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
+        await self._runner.setup()
+        await web.SockSite(self._runner, sock).start()
+        return self
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+        self._executor.shutdown(wait=True, cancel_futures=True)
+        if self._world is not None:
+            self._world.close()
+        if self._temporary is not None:
+            self._temporary.cleanup()
+
+    # --- what tests and users need ------------------------------------------------------------------
+    @property
+    def origin(self) -> str:
+        return f"http://{self.options.host}:{self.port}"
+
+    @property
+    def fhir_base_url(self) -> str:
+        return f"{self.origin}{self.options.settings.base_path}"
+
+    @property
+    def token_url(self) -> str:
+        return f"{self.origin}{TOKEN_PATH}"
+
+    @property
+    def world(self) -> WorldStore:
+        if self._world is None:
+            raise RuntimeError("the simulator is not running")
+        return self._world
+
+    @property
+    def fhir(self) -> FhirService:
+        if self._service is None:
+            raise RuntimeError("the simulator is not running")
+        return self._service
+
+    def credentials(self, profile: int) -> ClientCredentials:
+        if self.issuer is None:
+            raise RuntimeError("the simulator is not running")
+        client = self.issuer.clients[f"rorsync-sim-p{profile}"]
+        return ClientCredentials(profile, client.client_id, client.secret, client.ror_headers())
+
+    def served(self, profile: int, resource_type: str | None = None) -> Iterator[Json]:
+        """Exactly the resources a client of ``profile`` currently receives (redacted FHIR dicts)."""
+        return self.fhir.served(profile, resource_type)
+
+    def deleted(self) -> set[tuple[str, str]]:
+        """The (type, id) of every resource hard-deleted so far (never reported by the API)."""
+        return self.world.deleted_keys()
