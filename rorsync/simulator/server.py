@@ -8,6 +8,7 @@ async with Simulator(scale="tiny", seed=7) as sim:
 from __future__ import annotations
 
 import asyncio
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from aiohttp import web
 
 from rorsync.simulator.fhir.app import create_app
 from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, default_clients
+from rorsync.simulator.fhir.export import ExportManager
 from rorsync.simulator.fhir.service import FhirService, FhirSettings
 from rorsync.simulator.world.elements import Json
 from rorsync.simulator.world.files import open_world
@@ -61,6 +63,7 @@ class Simulator:
         self._runner: web.AppRunner | None = None
         self._world: WorldStore | None = None
         self._service: FhirService | None = None
+        self._exports: ExportManager | None = None
         self.issuer: TokenIssuer | None = None
         self.port = 0
 
@@ -80,7 +83,8 @@ class Simulator:
         self.issuer = TokenIssuer(
             default_clients(options.client_secrets), issuer=self.token_url, lifetime=options.settings.token_lifetime
         )
-        app = create_app(self._service, self.issuer, self._executor)
+        self._exports = ExportManager(self._service, Path(tempfile.mkdtemp(prefix="ror-export-")), self._executor)
+        app = create_app(self._service, self.issuer, self._executor, self._exports)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
@@ -91,6 +95,9 @@ class Simulator:
     ) -> None:
         if self._runner is not None:
             await self._runner.cleanup()
+        if self._exports is not None:
+            self._exports.close()
+            shutil.rmtree(self._exports.work_dir, ignore_errors=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._world is not None:
             self._world.close()
