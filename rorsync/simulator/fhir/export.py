@@ -16,6 +16,7 @@ import uuid
 from collections import OrderedDict
 from collections.abc import Iterable
 from concurrent.futures import Executor, Future
+from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -129,10 +130,8 @@ class ExportManager:
     def _discard(job: ExportJob) -> None:
         job.cancelled.set()
         if job.future is not None and not job.future.cancel():
-            try:
+            with suppress(Exception):  # the job is being discarded: its failure no longer matters
                 job.future.result()
-            except Exception:
-                pass
         shutil.rmtree(job.directory, ignore_errors=True)
 
     def _manifest(self, job: ExportJob) -> Json:
