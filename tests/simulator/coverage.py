@@ -120,3 +120,18 @@ def _location(resource: Json) -> set[str]:
 def _code(line: Json, field: str) -> str:
     sub = sub_extension(line, _SUB[field])
     return concept_code(sub["valueCodeableConcept"]) if sub else ""
+
+
+def contact_points(body: Json) -> list[Json]:
+    """Every telecom of a resource: its own, its contacts', its offer contacts' (extension form)."""
+    points = list(body.get("telecom", ()))
+    for contact in body.get("contact", ()):
+        points += contact.get("telecom", ())
+    for ext in body.get("extension", ()):
+        if ext["url"] == profile.EXT_HS_CONTACT:
+            points += [sub for sub in ext["extension"] if sub["url"] == profile.EXT_HS_CONTACT_TELECOM]
+    return points
+
+
+def capacity_codes(line: Json, field: str) -> str:
+    return _code(line, field)

@@ -17,7 +17,7 @@ from rorsync.simulator.world.ids import luhn_digit
 from rorsync.simulator.world.store import WorldStore
 from rorsync.sources.fhir import profile
 from tests.simulator import ig
-from tests.simulator.coverage import features
+from tests.simulator.coverage import contact_points, features
 
 Json = dict[str, Any]
 FHIR_MODULES = {
@@ -187,16 +187,6 @@ def test_meta_tags_creation_dates_and_telecom_markers_are_everywhere(world: Worl
         for point in contact_points(body):
             urls = {ext["url"] for ext in point["extension"]}
             assert {profile.EXT_TELECOM_CHANNEL, profile.EXT_TELECOM_CONFIDENTIALITY} <= urls, body["id"]
-
-
-def contact_points(body: Json) -> list[Json]:
-    points = list(body.get("telecom", ()))
-    for contact in body.get("contact", ()):
-        points += contact.get("telecom", ())
-    for ext in body.get("extension", ()):
-        if ext["url"] == profile.EXT_HS_CONTACT:
-            points += [sub for sub in ext["extension"] if sub["url"] == profile.EXT_HS_CONTACT_TELECOM]
-    return points
 
 
 def test_every_reference_resolves_to_a_resource_of_the_world(world: WorldStore) -> None:
