@@ -11,9 +11,11 @@ import asyncio
 import shutil
 import socket
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import suppress
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,8 +26,10 @@ from rorsync.simulator.fhir.app import create_app
 from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, default_clients
 from rorsync.simulator.fhir.export import ExportManager
 from rorsync.simulator.fhir.service import FhirService, FhirSettings
+from rorsync.simulator.world.churn import AppliedChange, ChangeFeed
 from rorsync.simulator.world.elements import Json
 from rorsync.simulator.world.files import open_world
+from rorsync.simulator.world.instants import now_micros
 from rorsync.simulator.world.store import WorldStore
 
 
@@ -51,6 +55,10 @@ class SimulatorOptions:
     port: int = 0  # 0: an ephemeral port
     settings: FhirSettings = field(default_factory=FhirSettings)
     client_secrets: dict[int, str] = field(default_factory=dict)
+    churn_per_minute: float = 0.0  # background change feed; 0 = only apply_changes()
+    late_commit_lag: float = 0.0  # seconds: changes become visible up to this long after they are made
+    churn_seed: int = 0
+    clock: Callable[[], int] = now_micros  # µs since the epoch; tests may drive time by hand
 
 
 class Simulator:
@@ -64,6 +72,8 @@ class Simulator:
         self._world: WorldStore | None = None
         self._service: FhirService | None = None
         self._exports: ExportManager | None = None
+        self._churn: asyncio.Task[None] | None = None
+        self.changes: ChangeFeed | None = None
         self.issuer: TokenIssuer | None = None
         self.port = 0
 
@@ -74,8 +84,11 @@ class Simulator:
             self._temporary = tempfile.TemporaryDirectory(prefix="ror-sim-")
             path = Path(self._temporary.name) / f"{options.scale}-{options.seed}.sqlite"
         loop = asyncio.get_running_loop()
-        self._world = await loop.run_in_executor(self._executor, open_world, path, options.scale, options.seed)
+        self._world = await loop.run_in_executor(
+            self._executor, partial(open_world, path, options.scale, options.seed, clock=options.clock)
+        )
         self._service = FhirService(self._world, options.settings)
+        self.changes = ChangeFeed(self._world, seed=options.churn_seed, late_commit_lag=options.late_commit_lag)
         sock = socket.socket(socket.AF_INET6 if ":" in options.host else socket.AF_INET)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((options.host, options.port))
@@ -88,11 +101,17 @@ class Simulator:
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()
+        if options.churn_per_minute > 0:
+            self._churn = asyncio.create_task(self.changes.run(options.churn_per_minute, self._executor))
         return self
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
     ) -> None:
+        if self._churn is not None:
+            self._churn.cancel()
+            with suppress(asyncio.CancelledError):
+                await self._churn
         if self._runner is not None:
             await self._runner.cleanup()
         if self._exports is not None:
@@ -138,6 +157,12 @@ class Simulator:
     def served(self, profile: int, resource_type: str | None = None) -> Iterator[Json]:
         """Exactly the resources a client of ``profile`` currently receives (redacted FHIR dicts)."""
         return self.fhir.served(profile, resource_type)
+
+    def apply_changes(self, count: int, kind: str | None = None) -> list[AppliedChange]:
+        """Make ``count`` changes of the world now (see :class:`ChangeFeed`)."""
+        if self.changes is None:
+            raise RuntimeError("the simulator is not running")
+        return self.changes.apply_changes(count, kind)
 
     def deleted(self) -> set[tuple[str, str]]:
         """The (type, id) of every resource hard-deleted so far (never reported by the API)."""

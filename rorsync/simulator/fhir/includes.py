@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 
 from rorsync.simulator.fhir.search import Include
-from rorsync.simulator.world.store import RESOURCE_COLUMNS, WorldResource, chunks
+from rorsync.simulator.world.store import WorldResource, chunks, resource_columns
 
 Key = tuple[str, str]
 
@@ -56,7 +56,7 @@ def _forward(conn: sqlite3.Connection, include: Include, sources: Sequence[World
     found: list[WorldResource] = []
     for chunk in chunks([source.pk for source in sources]):
         rows = conn.execute(
-            f"SELECT {_prefixed('t')} FROM link l JOIN resource t ON t.rtype = l.dst_type AND t.id = l.dst_id"
+            f"SELECT {resource_columns('t')} FROM link l JOIN resource t ON t.rtype = l.dst_type AND t.id = l.dst_id"
             f" WHERE l.pk IN ({','.join('?' * len(chunk))}) AND l.param = ? AND l.dst_type = ? ORDER BY t.pk",
             [*chunk, include.parameter, include.target_type],
         )
@@ -68,14 +68,10 @@ def _reverse(conn: sqlite3.Connection, include: Include, targets: Sequence[World
     found: list[WorldResource] = []
     for chunk in chunks([target.resource_id for target in targets]):
         rows = conn.execute(
-            f"SELECT {_prefixed('s')} FROM link l JOIN resource s ON s.pk = l.pk"
+            f"SELECT {resource_columns('s')} FROM link l JOIN resource s ON s.pk = l.pk"
             f" WHERE l.dst_type = ? AND l.dst_id IN ({','.join('?' * len(chunk))}) AND l.param = ? AND s.rtype = ?"
             " ORDER BY s.pk",
             [include.target_type, *chunk, include.parameter, include.source_type],
         )
         found += [WorldResource.from_row(row) for row in rows]
     return found
-
-
-def _prefixed(alias: str) -> str:
-    return ", ".join(f"{alias}.{column.strip()}" for column in RESOURCE_COLUMNS.split(","))

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 from rorsync.simulator.world.generator import SCALES, build_world
+from rorsync.simulator.world.instants import now_micros
 from rorsync.simulator.world.store import WorldStore
 
 
@@ -15,14 +17,14 @@ def default_world_path(scale: str, seed: int) -> Path:
     return cache / "rorsync" / "simulator" / f"{scale}-{seed}.sqlite"
 
 
-def open_world(path: Path, scale: str, seed: int) -> WorldStore:
+def open_world(path: Path, scale: str, seed: int, *, clock: Callable[[], int] = now_micros) -> WorldStore:
     """The world at ``path``; generated first when the file is missing, incomplete or of another scale/seed."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
     if path.exists():
-        store = WorldStore.open(path)
+        store = WorldStore.open(path, clock=clock)
         if store.is_complete() and store.get_meta("scale") == scale and store.get_meta("seed") == str(seed):
             return store
         store.close()
     build_world(path, SCALES[scale], seed)
-    return WorldStore.open(path)
+    return WorldStore.open(path, clock=clock)

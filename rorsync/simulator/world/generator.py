@@ -128,7 +128,7 @@ class WorldGenerator:
         if rng.random() < 0.02:
             organizations.close_organization(establishment, rng, stamp.last_updated, None)
         yield ResourceWrite(establishment, eg)
-        site = _Site(self, rng, kind, place, establishment)
+        site = Site(self, rng, kind, place, establishment)
         for unit_id, unit_writes in self._units(rng, kind, place, eg, stamp.created):
             yield from unit_writes
             yield from site.offers_of(unit_id)
@@ -168,7 +168,7 @@ class WorldGenerator:
             yield eg, []
 
 
-class _Site:
+class Site:
     """Per-EG state while its offers are generated: locations to share, practitioners to reuse."""
 
     def __init__(
@@ -185,37 +185,42 @@ class _Site:
         self._sensitive_users: dict[str, bool] = {}  # location → does a sensitive offer use it
 
     def offers_of(self, unit_id: str) -> Iterator[ResourceWrite]:
-        rng, generator = self.rng, self.generator
         pool: list[str] = []
-        activity_codes, weights = zip(*self.kind.activity_fields, strict=True)
-        for _ in range(rng.randint(*self.kind.offers_per_unit)):
-            activity = rng.choices(activity_codes, weights=weights)[0]
-            activity = next((code for code in ACTIVITY_FIELDS if generator.first(f"activity {code}")), activity)
-            sensitive = rng.random() < offers.SENSITIVE_SHARE
-            shareable = [location for location in pool if not self._sensitive_users[location]]
-            if shareable and generator.first("location shared by a sensitive offer"):
-                location_ids, sensitive = [shareable[0]], True
-            else:
-                location_ids = self._locations_for(activity, pool)
-            for location_id in location_ids:
-                self._sensitive_users[location_id] = self._sensitive_users[location_id] or sensitive
-            stamp = generator.stamp(rng, self.place.region)
-            offer = offers.offer(
-                generator.ids,
-                rng,
-                stamp,
-                provided_by=unit_id,
-                locations=location_ids,
-                activity_field=activity,
-                sensitive=sensitive,
-            )
-            if generator.first("closed offer") or rng.random() < 0.03:
-                reopening = stamp.last_updated + 60 * DAY if rng.random() < 0.5 else None
-                offers.close_offer(offer, stamp.last_updated, reopening)
-            yield ResourceWrite(offer, self.eg)
-            yield from self._roles(offer["id"], unit_id)
+        for _ in range(self.rng.randint(*self.kind.offers_per_unit)):
+            yield from self.offer(unit_id, pool)
 
-    def _locations_for(self, activity: str, pool: list[str]) -> list[str]:
+    def offer(self, unit_id: str, pool: list[str]) -> Iterator[ResourceWrite]:
+        """One offer of ``unit_id`` with its roles (and practitioners); its new Locations join ``pool``
+        and are written by :meth:`pending_writes`."""
+        rng, generator = self.rng, self.generator
+        activity_codes, weights = zip(*self.kind.activity_fields, strict=True)
+        activity = rng.choices(activity_codes, weights=weights)[0]
+        activity = next((code for code in ACTIVITY_FIELDS if generator.first(f"activity {code}")), activity)
+        sensitive = rng.random() < offers.SENSITIVE_SHARE
+        shareable = [location for location in pool if not self._sensitive_users[location]]
+        if shareable and generator.first("location shared by a sensitive offer"):
+            location_ids, sensitive = [shareable[0]], True
+        else:
+            location_ids = self.locations_for(activity, pool)
+        for location_id in location_ids:
+            self._sensitive_users[location_id] = self._sensitive_users[location_id] or sensitive
+        stamp = generator.stamp(rng, self.place.region)
+        offer = offers.offer(
+            generator.ids,
+            rng,
+            stamp,
+            provided_by=unit_id,
+            locations=location_ids,
+            activity_field=activity,
+            sensitive=sensitive,
+        )
+        if generator.first("closed offer") or rng.random() < 0.03:
+            reopening = stamp.last_updated + 60 * DAY if rng.random() < 0.5 else None
+            offers.close_offer(offer, stamp.last_updated, reopening)
+        yield ResourceWrite(offer, self.eg)
+        yield from self._roles(offer["id"], unit_id)
+
+    def locations_for(self, activity: str, pool: list[str]) -> list[str]:
         rng, generator = self.rng, self.generator
         wanted = rng.choices((0, 1, 2), weights=(40, 55, 5))[0]
         chosen: list[str] = []

@@ -11,6 +11,7 @@ Changes made by the change feed may be *late commits*: :meth:`WorldStore.record_
 
 from __future__ import annotations
 
+import random
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -337,6 +338,29 @@ class WorldStore:
         for row in cursor:
             yield WorldResource.from_row(row)
 
+    def referrers(self, target_type: str, target_id: str, parameter: str, source_type: str) -> list[WorldResource]:
+        """Resources of ``source_type`` whose reference ``parameter`` (a search parameter name such as
+        ``location`` or ``service``) points to ``target_type/target_id``."""
+        rows = self.reader().execute(
+            f"SELECT {resource_columns('s')}"
+            " FROM link l JOIN resource s ON s.pk = l.pk"
+            " WHERE l.dst_type = ? AND l.dst_id = ? AND l.param = ? AND s.rtype = ? ORDER BY s.pk",
+            (target_type, target_id, parameter, source_type),
+        )
+        return [WorldResource.from_row(row) for row in rows]
+
+    def sample(self, resource_type: str, rng: random.Random) -> WorldResource | None:
+        """A resource of ``resource_type`` picked at random (uniform over pk ranges; the change feed's pick)."""
+        conn = self.reader()
+        low, high = conn.execute("SELECT min(pk), max(pk) FROM resource WHERE rtype = ?", (resource_type,)).fetchone()
+        if low is None:
+            return None
+        row = conn.execute(
+            f"SELECT {RESOURCE_COLUMNS} FROM resource WHERE pk >= ? AND rtype = ? ORDER BY pk LIMIT 1",
+            (rng.randint(low, high), resource_type),
+        ).fetchone()
+        return None if row is None else WorldResource.from_row(row)
+
     def count(self, resource_type: str | None = None) -> int:
         if resource_type is None:
             return int(self.reader().execute("SELECT count(*) FROM resource").fetchone()[0])
@@ -433,6 +457,11 @@ class WorldStore:
         """Every (type, id) hard-deleted so far and not re-created (the real API never reports them)."""
         deleted = {(entry.resource_type, entry.resource_id) for entry in self.journal(action="delete")}
         return {key for key in deleted if self.get(*key) is None}
+
+
+def resource_columns(alias: str) -> str:
+    """:data:`RESOURCE_COLUMNS` qualified by a table alias, for joins."""
+    return ", ".join(f"{alias}.{column.strip()}" for column in RESOURCE_COLUMNS.split(","))
 
 
 def chunks(items: Sequence[T], size: int = 500) -> Iterator[Sequence[T]]:
