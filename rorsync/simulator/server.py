@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from rorsync.simulator.control import add_control_routes
+from rorsync.simulator.faults import Fault, FaultInjector
 from rorsync.simulator.fhir.app import create_app
 from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, default_clients
 from rorsync.simulator.fhir.export import ExportManager
@@ -59,6 +61,7 @@ class SimulatorOptions:
     late_commit_lag: float = 0.0  # seconds: changes become visible up to this long after they are made
     churn_seed: int = 0
     clock: Callable[[], int] = now_micros  # µs since the epoch; tests may drive time by hand
+    faults: list[Fault] = field(default_factory=list)  # active from the start (the --fault option)
 
 
 class Simulator:
@@ -74,6 +77,7 @@ class Simulator:
         self._exports: ExportManager | None = None
         self._churn: asyncio.Task[None] | None = None
         self.changes: ChangeFeed | None = None
+        self.faults = FaultInjector()
         self.issuer: TokenIssuer | None = None
         self.port = 0
 
@@ -97,7 +101,13 @@ class Simulator:
             default_clients(options.client_secrets), issuer=self.token_url, lifetime=options.settings.token_lifetime
         )
         self._exports = ExportManager(self._service, Path(tempfile.mkdtemp(prefix="ror-export-")), self._executor)
-        app = create_app(self._service, self.issuer, self._executor, self._exports)
+        self.faults = FaultInjector(on_token_expiry=self.issuer.invalidate_tokens)
+        for fault in options.faults:
+            self.faults.add(fault)
+        app = create_app(
+            self._service, self.issuer, self._executor, self._exports, middlewares=[self.faults.middleware]
+        )
+        add_control_routes(app, self.faults, self.changes, self._executor)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         await web.SockSite(self._runner, sock).start()

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
+from rorsync.simulator.faults import FileBodyResponse
 from rorsync.simulator.fhir.auth import ISSUER_KEY, TOKEN_PATH, TokenIssuer, token_endpoint
 from rorsync.simulator.fhir.capability import capability_statement
 from rorsync.simulator.fhir.export import ExportManager
@@ -123,10 +124,10 @@ async def export_cancel(request: web.Request) -> web.Response:
     return web.Response(status=202)
 
 
-async def export_file(request: web.Request) -> web.FileResponse:
+async def export_file(request: web.Request) -> FileBodyResponse:
     caller = request.app[ISSUER_KEY].caller(request)
     path = request.app[EXPORTS_KEY].file(_job_id(request), request.query.get("_file", ""), caller)
-    return web.FileResponse(path, headers={"Content-Type": FHIR_JSON})
+    return FileBodyResponse(path, headers={"Content-Type": FHIR_JSON})
 
 
 def _job_id(request: web.Request) -> str:
