@@ -11,9 +11,11 @@ import aiohttp
 import pytest
 
 from rorsync.simulator.faults import Fault, FaultKind
+from rorsync.simulator.fhir.service import FhirSettings
 from rorsync.simulator.server import Simulator
 from tests.simulator.client import SimClient
 from tests.simulator.conftest import TINY_SEED
+from tests.simulator.test_fhir_export import run_export
 
 
 async def test_latency_delays_the_answer(sim: Simulator, session: aiohttp.ClientSession) -> None:
@@ -99,9 +101,6 @@ async def test_token_expiry_revokes_issued_tokens(sim: Simulator, session: aioht
 
 
 async def test_truncated_export_download(world_copy: Path, session: aiohttp.ClientSession) -> None:
-    from rorsync.simulator.fhir.service import FhirSettings
-    from tests.simulator.test_fhir_export import run_export
-
     settings = FhirSettings(export_polls=0, export_retry_after=0)
     async with Simulator(world_path=world_copy, settings=settings) as sim:
         client = SimClient(sim, session, 1)
@@ -152,6 +151,8 @@ def test_faults_parse_from_the_command_line_form() -> None:
 
 async def test_faults_given_at_start_are_active(world_copy: Path, session: aiohttp.ClientSession) -> None:
     faults = [Fault.parse("rate_limit:count=1,retry_after=2")]
-    async with Simulator(scale="tiny", seed=TINY_SEED, world_path=world_copy, faults=faults) as sim:
-        async with session.post(sim.token_url, data={"grant_type": "client_credentials"}) as response:
-            assert response.status == 429
+    async with (
+        Simulator(scale="tiny", seed=TINY_SEED, world_path=world_copy, faults=faults) as sim,
+        session.post(sim.token_url, data={"grant_type": "client_credentials"}) as response,
+    ):
+        assert response.status == 429
