@@ -25,9 +25,10 @@ from aiohttp import web
 from rorsync.simulator.control import add_control_routes
 from rorsync.simulator.faults import Fault, FaultInjector
 from rorsync.simulator.fhir.app import create_app
-from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, default_clients
+from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, client_id, default_clients
 from rorsync.simulator.fhir.export import ExportManager
 from rorsync.simulator.fhir.service import FhirService, FhirSettings
+from rorsync.simulator.tls import CERTIFIED_PROFILES, Pki, ensure_pki, server_context
 from rorsync.simulator.world.churn import AppliedChange, ChangeFeed
 from rorsync.simulator.world.elements import Json
 from rorsync.simulator.world.files import open_world
@@ -62,6 +63,8 @@ class SimulatorOptions:
     churn_seed: int = 0
     clock: Callable[[], int] = now_micros  # µs since the epoch; tests may drive time by hand
     faults: list[Fault] = field(default_factory=list)  # active from the start (the --fault option)
+    tls: bool = False  # HTTPS with client certificates (profiles 1-5 authenticate with them)
+    tls_dir: Path | None = None  # where the throw-away PKI lives; None: beside the world (temporary)
 
 
 class Simulator:
@@ -78,15 +81,13 @@ class Simulator:
         self._churn: asyncio.Task[None] | None = None
         self.changes: ChangeFeed | None = None
         self.faults = FaultInjector()
+        self.pki: Pki | None = None
         self.issuer: TokenIssuer | None = None
         self.port = 0
 
     async def __aenter__(self) -> Simulator:
         options = self.options
-        path = options.world_path
-        if path is None:
-            self._temporary = tempfile.TemporaryDirectory(prefix="ror-sim-")
-            path = Path(self._temporary.name) / f"{options.scale}-{options.seed}.sqlite"
+        path = options.world_path or self._scratch() / f"{options.scale}-{options.seed}.sqlite"
         loop = asyncio.get_running_loop()
         self._world = await loop.run_in_executor(
             self._executor, partial(open_world, path, options.scale, options.seed, clock=options.clock)
@@ -98,7 +99,10 @@ class Simulator:
         sock.bind((options.host, options.port))
         self.port = sock.getsockname()[1]
         self.issuer = TokenIssuer(
-            default_clients(options.client_secrets), issuer=self.token_url, lifetime=options.settings.token_lifetime
+            default_clients(options.client_secrets),
+            issuer=self.token_url,
+            lifetime=options.settings.token_lifetime,
+            require_certificates=options.tls,
         )
         self._exports = ExportManager(self._service, Path(tempfile.mkdtemp(prefix="ror-export-")), self._executor)
         self.faults = FaultInjector(on_token_expiry=self.issuer.invalidate_tokens)
@@ -110,10 +114,21 @@ class Simulator:
         add_control_routes(app, self.faults, self.changes, self._executor)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
+        ssl_context = None
+        if options.tls:
+            tls_dir = options.tls_dir or self._scratch() / "tls"
+            self.pki = await loop.run_in_executor(self._executor, ensure_pki, tls_dir)
+            ssl_context = server_context(self.pki, self.faults)
+        await web.SockSite(self._runner, sock, ssl_context=ssl_context).start()
         if options.churn_per_minute > 0:
             self._churn = asyncio.create_task(self.changes.run(options.churn_per_minute, self._executor))
         return self
+
+    def _scratch(self) -> Path:
+        """A private temporary directory, removed on exit."""
+        if self._temporary is None:
+            self._temporary = tempfile.TemporaryDirectory(prefix="ror-sim-")
+        return Path(self._temporary.name)
 
     async def __aexit__(
         self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
@@ -136,7 +151,9 @@ class Simulator:
     # --- what tests and users need ------------------------------------------------------------------
     @property
     def origin(self) -> str:
-        return f"http://{self.options.host}:{self.port}"
+        scheme = "https" if self.options.tls else "http"
+        host = f"[{self.options.host}]" if ":" in self.options.host else self.options.host
+        return f"{scheme}://{host}:{self.port}"
 
     @property
     def fhir_base_url(self) -> str:
@@ -161,8 +178,19 @@ class Simulator:
     def credentials(self, profile: int) -> ClientCredentials:
         if self.issuer is None:
             raise RuntimeError("the simulator is not running")
-        client = self.issuer.clients[f"rorsync-sim-p{profile}"]
-        return ClientCredentials(profile, client.client_id, client.secret, client.ror_headers())
+        client = self.issuer.clients[client_id(profile)]
+        if self.pki is None:
+            return ClientCredentials(profile, client.client_id, client.secret, client.ror_headers())
+        certified = profile in CERTIFIED_PROFILES
+        return ClientCredentials(
+            profile,
+            client.client_id,
+            client.secret,
+            client.ror_headers(),
+            certificate=self.pki.client_certificate(profile) if certified else None,
+            private_key=self.pki.client_key(profile) if certified else None,
+            ca_certificate=self.pki.ca,
+        )
 
     def served(self, profile: int, resource_type: str | None = None) -> Iterator[Json]:
         """Exactly the resources a client of ``profile`` currently receives (redacted FHIR dicts)."""

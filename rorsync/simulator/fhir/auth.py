@@ -62,14 +62,19 @@ class Caller:
     profile: int
 
 
+def client_id(profile: int) -> str:
+    """The simulator's client id for an access profile (also the CN of its client certificate)."""
+    return f"rorsync-sim-p{profile}"
+
+
 def default_clients(secrets_by_profile: Mapping[int, str] | None = None) -> dict[str, Client]:
     """One client per profile 0–5, ``rorsync-sim-p<N>``, with a random secret unless one is given."""
     chosen = dict(secrets_by_profile or {})
     clients = {}
     for profile in range(6):
-        client_id = f"rorsync-sim-p{profile}"
+        name = client_id(profile)
         secret = chosen.get(profile) or secrets.token_urlsafe(24)
-        clients[client_id] = Client(client_id, secret, profile, client_id if profile >= 1 else None)
+        clients[name] = Client(name, secret, profile, name if profile >= 1 else None)
     return clients
 
 
