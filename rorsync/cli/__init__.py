@@ -14,3 +14,8 @@ from rorsync import __version__
 @click.version_option(__version__, prog_name="rorsync")
 def main() -> None:
     """Keep a faithful, policy-safe local mirror of the ROR (Répertoire Opérationnel des Ressources)."""
+
+
+from rorsync.cli.simulate import simulate  # noqa: E402 - commands import their packages lazily
+
+main.add_command(simulate)

@@ -54,6 +54,7 @@ class SimulatorOptions:
     scale: str = "tiny"
     seed: int = 7
     world_path: Path | None = None  # None: a temporary file, removed on exit
+    fresh_world: bool = False  # regenerate even if world_path holds a complete world
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port
     settings: FhirSettings = field(default_factory=FhirSettings)
@@ -90,7 +91,8 @@ class Simulator:
         path = options.world_path or self._scratch() / f"{options.scale}-{options.seed}.sqlite"
         loop = asyncio.get_running_loop()
         self._world = await loop.run_in_executor(
-            self._executor, partial(open_world, path, options.scale, options.seed, clock=options.clock)
+            self._executor,
+            partial(open_world, path, options.scale, options.seed, clock=options.clock, fresh=options.fresh_world),
         )
         self._service = FhirService(self._world, options.settings)
         self.changes = ChangeFeed(self._world, seed=options.churn_seed, late_commit_lag=options.late_commit_lag)

@@ -17,14 +17,23 @@ def default_world_path(scale: str, seed: int) -> Path:
     return cache / "rorsync" / "simulator" / f"{scale}-{seed}.sqlite"
 
 
-def open_world(path: Path, scale: str, seed: int, *, clock: Callable[[], int] = now_micros) -> WorldStore:
-    """The world at ``path``; generated first when the file is missing, incomplete or of another scale/seed."""
+def open_world(
+    path: Path,
+    scale: str,
+    seed: int,
+    *,
+    clock: Callable[[], int] = now_micros,
+    fresh: bool = False,
+    progress: Callable[[int], None] | None = None,
+) -> WorldStore:
+    """The world at ``path``; generated first when the file is missing, incomplete, of another scale or
+    seed, or when ``fresh`` asks to start over (a reused file keeps the changes made by earlier runs)."""
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}; choose one of {', '.join(SCALES)}")
-    if path.exists():
+    if path.exists() and not fresh:
         store = WorldStore.open(path, clock=clock)
         if store.is_complete() and store.get_meta("scale") == scale and store.get_meta("seed") == str(seed):
             return store
         store.close()
-    build_world(path, SCALES[scale], seed)
+    build_world(path, SCALES[scale], seed, progress=progress)
     return WorldStore.open(path, clock=clock)

@@ -11,7 +11,7 @@ import datetime as dt
 import gc
 import random
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -286,7 +286,15 @@ class Site:
             yield ResourceWrite(found, self.eg)
 
 
-def build_world(path: Path, scale: Scale, seed: int, *, anchor: int = DEFAULT_ANCHOR, batch_size: int = 2000) -> int:
+def build_world(
+    path: Path,
+    scale: Scale,
+    seed: int,
+    *,
+    anchor: int = DEFAULT_ANCHOR,
+    batch_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Generate a world file at ``path`` (replacing any previous one); returns the number of resources.
 
     The file is built beside ``path`` without journal or secondary indexes, then indexed and renamed
@@ -311,6 +319,8 @@ def build_world(path: Path, scale: Scale, seed: int, *, anchor: int = DEFAULT_AN
             apply.insert_new(conn, batch, anchor)
             conn.execute("COMMIT")
             total += len(batch)
+            if progress is not None:
+                progress(total)
         conn.executescript(INDEXES)
         conn.execute("BEGIN")
         apply.refresh_all_contexts(conn)
