@@ -7,10 +7,10 @@ from typing import Any
 
 from rorsync import codes
 from rorsync.simulator.world.elements import concept_code, level_of, reference_id, sub_extension
+from rorsync.simulator.world.index import capacity_code
 from rorsync.sources.fhir import profile
 
 Json = dict[str, Any]
-_SUB = {field: url for url, field in profile.CAPACITY_SUBEXTENSIONS.items()}
 
 
 def features(resources: Iterable[Json]) -> set[str]:
@@ -105,21 +105,16 @@ def _location(resource: Json) -> set[str]:
         elif ext["url"] == profile.EXT_LOC_EQUIPMENT:
             found.add("location:equipment")
         elif ext["url"] == profile.EXT_LOC_SUPPORTED_CAPACITY:
-            status = _code(ext, "status")
+            status = capacity_code(ext, "status")
             found.add(f"capacity-status:{status}")
             for field in ("gender", "closing_type", "additional_bed_type", "crisis_type", "temporary_assignment"):
-                code = _code(ext, field)
+                code = capacity_code(ext, field)
                 if code:
                     found.add(f"capacity-{field}:{code}")
                     found.add(f"capacity-status:{status}+{field}")
-            if _code(ext, "temporality") != "01":
+            if capacity_code(ext, "temporality") != "01":
                 found.add("capacity:forecast")
     return found
-
-
-def _code(line: Json, field: str) -> str:
-    sub = sub_extension(line, _SUB[field])
-    return concept_code(sub["valueCodeableConcept"]) if sub else ""
 
 
 def contact_points(body: Json) -> list[Json]:
@@ -131,7 +126,3 @@ def contact_points(body: Json) -> list[Json]:
         if ext["url"] == profile.EXT_HS_CONTACT:
             points += [sub for sub in ext["extension"] if sub["url"] == profile.EXT_HS_CONTACT_TELECOM]
     return points
-
-
-def capacity_codes(line: Json, field: str) -> str:
-    return _code(line, field)

@@ -16,12 +16,12 @@ from rorsync.simulator.server import Simulator
 from rorsync.simulator.world.apply import ResourceWrite
 from rorsync.simulator.world.churn import ChangeFeed
 from rorsync.simulator.world.elements import reference_id
+from rorsync.simulator.world.index import capacity_code
 from rorsync.simulator.world.instants import MICROS_PER_SECOND, fhir_instant, now_micros, parse_instant
 from rorsync.simulator.world.stamps import touch
 from rorsync.simulator.world.store import Change, WorldStore
 from rorsync.sources.fhir import profile
 from tests.simulator.client import SimClient
-from tests.simulator.coverage import capacity_codes
 from tests.simulator.test_fhir_export import download, run_export
 
 Json = dict[str, Any]
@@ -51,7 +51,7 @@ def test_updates_and_capacity_changes_bump_last_updated(world: WorldStore) -> No
         dates = {
             sub["valueDateTime"]
             for ext in body.json()["extension"]
-            if ext["url"] == profile.EXT_LOC_SUPPORTED_CAPACITY and capacity_codes(ext, "status") in ("02", "03")
+            if ext["url"] == profile.EXT_LOC_SUPPORTED_CAPACITY and capacity_code(ext, "status") in ("02", "03")
             for sub in ext["extension"]
             if sub["url"] == profile.CAPACITY_UPDATE_DATE
         }

@@ -9,10 +9,11 @@ import pytest
 
 from rorsync.simulator.server import Simulator
 from rorsync.simulator.world.elements import level_of
+from rorsync.simulator.world.index import capacity_code
 from rorsync.simulator.world.store import WorldStore
 from rorsync.sources.fhir import profile
 from tests.simulator.client import SimClient
-from tests.simulator.coverage import capacity_codes, contact_points, features
+from tests.simulator.coverage import contact_points, features
 
 Json = dict[str, Any]
 PROFILES = (0, 1, 2, 3, 4, 5)
@@ -95,7 +96,7 @@ def test_a_contact_telecom_needs_both_levels(sim: Simulator) -> None:
 def test_capacity_lines_follow_each_profile(sim: Simulator) -> None:
     def statuses(access_profile: int) -> set[str]:
         return {
-            capacity_codes(line, "status")
+            capacity_code(line, "status")
             for body in sim.served(access_profile, "Location")
             for line in capacity_lines(body)
         }
@@ -105,9 +106,9 @@ def test_capacity_lines_follow_each_profile(sim: Simulator) -> None:
             1
             for body in sim.served(access_profile, "Location")
             for line in capacity_lines(body)
-            if capacity_codes(line, "status") == "06"
-            or capacity_codes(line, "additional_bed_type")
-            or capacity_codes(line, "crisis_type")
+            if capacity_code(line, "status") == "06"
+            or capacity_code(line, "additional_bed_type")
+            or capacity_code(line, "crisis_type")
         )
 
     assert statuses(0) == set()

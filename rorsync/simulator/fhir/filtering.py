@@ -20,7 +20,8 @@ import orjson
 
 from rorsync import codes
 from rorsync.policy.rules import ElementClass, Rules, allows, capacity_class
-from rorsync.simulator.world.elements import Json, concept_code, level_of, sub_extension
+from rorsync.simulator.world.elements import Json, level_of
+from rorsync.simulator.world.index import capacity_code
 from rorsync.simulator.world.store import WorldResource
 from rorsync.sources.fhir import profile
 
@@ -38,7 +39,6 @@ TELECOM_CLASS = {
     "PractitionerRole": ElementClass.OFFER_CONTACT,
     "Practitioner": ElementClass.OFFER_CONTACT,
 }
-_SUB = {field: url for url, field in profile.CAPACITY_SUBEXTENSIONS.items()}
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,11 +140,11 @@ class _Shaper:
                 return self.allows(ElementClass.LOCATION_EQUIPMENT)
             if ext["url"] == profile.EXT_LOC_SUPPORTED_CAPACITY:
                 line_class = capacity_class(
-                    _capacity_code(ext, "status"),
-                    _capacity_code(ext, "additional_bed_type"),
-                    _capacity_code(ext, "crisis_type"),
+                    capacity_code(ext, "status"),
+                    capacity_code(ext, "additional_bed_type"),
+                    capacity_code(ext, "crisis_type"),
                 )
-                return self.allows(line_class, temporary_assignment=_capacity_code(ext, "temporary_assignment"))
+                return self.allows(line_class, temporary_assignment=capacity_code(ext, "temporary_assignment"))
             return True
 
         _keep(body, "extension", extension_visible)
@@ -174,8 +174,3 @@ def _restricted(characteristic: Json) -> bool:
         codes.table_for_system(coding.get("system", "")) in profile.RESTRICTED_CHARACTERISTIC_TABLES
         for coding in characteristic.get("coding", ())
     )
-
-
-def _capacity_code(line: Json, field: str) -> str:
-    sub = sub_extension(line, _SUB[field])
-    return concept_code(sub.get("valueCodeableConcept")) if sub else ""

@@ -53,25 +53,28 @@ def resolve(
 
 
 def _forward(conn: sqlite3.Connection, include: Include, sources: Sequence[WorldResource]) -> list[WorldResource]:
-    found: list[WorldResource] = []
-    for chunk in chunks([source.pk for source in sources]):
-        rows = conn.execute(
-            f"SELECT {resource_columns('t')} FROM link l JOIN resource t ON t.rtype = l.dst_type AND t.id = l.dst_id"
-            f" WHERE l.pk IN ({','.join('?' * len(chunk))}) AND l.param = ? AND l.dst_type = ? ORDER BY t.pk",
-            [*chunk, include.parameter, include.target_type],
-        )
-        found += [WorldResource.from_row(row) for row in rows]
-    return found
+    """The targets of ``include``'s reference from ``sources``."""
+    sql = (
+        f"SELECT {resource_columns('t')} FROM link l JOIN resource t ON t.rtype = l.dst_type AND t.id = l.dst_id"
+        " WHERE l.pk IN ({marks}) AND l.param = ? AND l.dst_type = ? ORDER BY t.pk"
+    )
+    return _select(conn, sql, [source.pk for source in sources], [include.parameter, include.target_type])
 
 
 def _reverse(conn: sqlite3.Connection, include: Include, targets: Sequence[WorldResource]) -> list[WorldResource]:
+    """The resources whose ``include`` reference points to one of ``targets``."""
+    sql = (
+        f"SELECT {resource_columns('s')} FROM link l JOIN resource s ON s.pk = l.pk"
+        " WHERE l.dst_id IN ({marks}) AND l.dst_type = ? AND l.param = ? AND s.rtype = ? ORDER BY s.pk"
+    )
+    ids = [target.resource_id for target in targets]
+    return _select(conn, sql, ids, [include.target_type, include.parameter, include.source_type])
+
+
+def _select(conn: sqlite3.Connection, sql: str, keys: Sequence[object], params: list[object]) -> list[WorldResource]:
+    """Run ``sql`` (whose ``{marks}`` receives the placeholders of a chunk of ``keys``) chunk by chunk."""
     found: list[WorldResource] = []
-    for chunk in chunks([target.resource_id for target in targets]):
-        rows = conn.execute(
-            f"SELECT {resource_columns('s')} FROM link l JOIN resource s ON s.pk = l.pk"
-            f" WHERE l.dst_type = ? AND l.dst_id IN ({','.join('?' * len(chunk))}) AND l.param = ? AND s.rtype = ?"
-            " ORDER BY s.pk",
-            [include.target_type, *chunk, include.parameter, include.source_type],
-        )
+    for chunk in chunks(keys):
+        rows = conn.execute(sql.format(marks=",".join("?" * len(chunk))), [*chunk, *params])
         found += [WorldResource.from_row(row) for row in rows]
     return found

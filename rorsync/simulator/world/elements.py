@@ -28,8 +28,14 @@ def coding(table_id: str, code: str, *, display: bool = True) -> Json:
     """A NOS coding, with its display by default; raises ``KeyError`` naming the table when the code is unknown.
 
     Codings nested in technical extensions (telecom markers, capacity lines) go without display, which
-    keeps national-scale bodies compact; clients never rely on displays.
+    keeps national-scale bodies compact; clients never rely on displays. The dict is shared between
+    callers (generation calls this a hundred thousand times a second): never mutate it.
     """
+    return _coding(table_id, code, display)
+
+
+@cache
+def _coding(table_id: str, code: str, display: bool) -> Json:
     label = codes.table(table_id).labels.get(code)
     if label is None:
         raise KeyError(f"code {code!r} is not in NOS table {table_id}")

@@ -46,8 +46,8 @@ SCALES = {
     for scale in (
         Scale("tiny", 24, 2, 2),
         Scale("small", 330, 3, 3),
-        Scale("medium", 4_000, 3, 3),
-        Scale("national", 40_000, 3, 3),
+        Scale("medium", 6_300, 3, 3),
+        Scale("national", 63_000, 3, 3),
     )
 }
 KIND_WEIGHTS = ((HOSPITAL, 0.10), (MEDICO_SOCIAL, 0.60), (AMBULATORY, 0.30))
@@ -310,7 +310,7 @@ def build_world(
     try:
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
-        conn.execute("PRAGMA cache_size = -200000")
+        conn.execute("PRAGMA cache_size = -65536")  # 64 MiB
         conn.executescript(TABLES)
         generator = WorldGenerator(scale, seed, anchor)
         total = 0

@@ -13,8 +13,6 @@ from rorsync.simulator.world.elements import Json, concept_code, extension_value
 from rorsync.simulator.world.instants import parse_instant
 from rorsync.sources.fhir import profile
 
-_SUB = {field: url for url, field in profile.CAPACITY_SUBEXTENSIONS.items()}
-
 # (source type, search parameter) → (element path, target type): the references searches can follow.
 LINKS: dict[tuple[str, str], tuple[str, str]] = {
     ("HealthcareService", "organization"): ("providedBy", "Organization"),
@@ -87,18 +85,26 @@ def index_resource(resource: Json) -> ResourceIndex:
     return found
 
 
-def _capacity(line: Json) -> CapacityIndex:
-    def code(name: str) -> str:
-        sub = sub_extension(line, _SUB[name])
-        return concept_code(sub.get("valueCodeableConcept")) if sub else ""
+def capacity_code(line: Json, field: str) -> str:
+    """A code of a capacity indicator by model field name (``status``, ``crisis_type``…), ``""`` if absent."""
+    sub = sub_extension(line, profile.CAPACITY_SUBEXTENSION_URLS[field])
+    return concept_code(sub.get("valueCodeableConcept")) if sub else ""
 
-    nb = sub_extension(line, profile.CAPACITY_NB)
+
+def capacity_count(line: Json) -> int:
+    found = sub_extension(line, profile.CAPACITY_NB)
+    return int(found["valueInteger"]) if found else 0
+
+
+def _capacity(line: Json) -> CapacityIndex:
     updated = sub_extension(line, profile.CAPACITY_UPDATE_DATE)
-    status = code("status")
+    status = capacity_code(line, "status")
     return CapacityIndex(
         status=status,
-        nb=int(nb["valueInteger"]) if nb else 0,
+        nb=capacity_count(line),
         updated=parse_instant(updated["valueDateTime"]) if updated else None,
-        element_class=capacity_class(status, code("additional_bed_type"), code("crisis_type")).value,
-        temporary_assignment=code("temporary_assignment"),
+        element_class=capacity_class(
+            status, capacity_code(line, "additional_bed_type"), capacity_code(line, "crisis_type")
+        ).value,
+        temporary_assignment=capacity_code(line, "temporary_assignment"),
     )

@@ -9,19 +9,18 @@ assignment other than "Aucune" and a few are forecasts (temporality other than "
 from __future__ import annotations
 
 import random
-from typing import Any
 
 from rorsync.simulator.world import contacts
 from rorsync.simulator.world.elements import Json, coding, concept, identifier, reference, sub_extension, type_coding
 from rorsync.simulator.world.geography import Place, address
 from rorsync.simulator.world.ids import IdAllocator
+from rorsync.simulator.world.index import capacity_code, capacity_count
 from rorsync.simulator.world.instants import MICROS_PER_SECOND, fhir_instant, truncate_to_millis
 from rorsync.simulator.world.stamps import Stamp, skeleton
 from rorsync.sources.fhir import profile
 
 CapacityKey = tuple[str, ...]  # status, temporality, gender, closing, additional bed, crisis, assignment
 HOUR = 3600 * MICROS_PER_SECOND
-_SUB = {field: url for url, field in profile.CAPACITY_SUBEXTENSIONS.items()}
 
 
 def location(
@@ -140,10 +139,10 @@ def refresh_capacity(resource: Json, rng: random.Random, at: int) -> bool:
     Returns False when the Location has no capacity to update.
     """
     lines = [ext for ext in resource.get("extension", ()) if ext["url"] == profile.EXT_LOC_SUPPORTED_CAPACITY]
-    installed = max((_nb(line) for line in lines if _status(line) == "01"), default=0)
+    installed = max((capacity_count(line) for line in lines if capacity_code(line, "status") == "01"), default=0)
     changed = False
     for line in lines:
-        if _status(line) in ("02", "03", "04", "06"):
+        if capacity_code(line, "status") in ("02", "03", "04", "06"):
             nb_sub = sub_extension(line, profile.CAPACITY_NB)
             if nb_sub is not None:
                 nb_sub["valueInteger"] = max(0, min(installed, nb_sub["valueInteger"] + rng.randint(-2, 2)))
@@ -202,18 +201,8 @@ def _equipment(rng: random.Random) -> Json:
 
 
 def _capacity_code(field: str, code: str) -> Json:
-    return _cc(_SUB[field], profile.CAPACITY_TABLES[field], code)
+    return _cc(profile.CAPACITY_SUBEXTENSION_URLS[field], profile.CAPACITY_TABLES[field], code)
 
 
 def _cc(url: str, table_id: str, code: str) -> Json:
     return {"url": url, "valueCodeableConcept": {"coding": [coding(table_id, code, display=False)]}}
-
-
-def _status(line: Json) -> str:
-    found = sub_extension(line, _SUB["status"])
-    return str(found["valueCodeableConcept"]["coding"][0]["code"]) if found else ""
-
-
-def _nb(line: Json) -> int:
-    found: dict[str, Any] | None = sub_extension(line, profile.CAPACITY_NB)
-    return int(found["valueInteger"]) if found else 0

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import unicodedata
+from functools import lru_cache
 
 GIVEN_NAMES = (
     "Marie", "Jean", "Camille", "Nathalie", "Pierre", "Sophie", "Nicolas", "Isabelle", "Thomas", "Claire",
@@ -54,6 +55,7 @@ def mobile(rng: random.Random) -> str:
     return f"0{rng.choice('67')}{rng.randrange(10**8):08d}"
 
 
+@lru_cache(maxsize=8192)
 def slug(text: str) -> str:
     """An e-mail-safe lower-case ASCII form of ``text``."""
     ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()

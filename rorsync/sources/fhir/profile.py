@@ -73,6 +73,7 @@ CAPACITY_SUBEXTENSIONS: Final = {
     "crisisType": "crisis_type",
     "temporaryAssignement": "temporary_assignment",  # sic, as in the IG
 }
+CAPACITY_SUBEXTENSION_URLS: Final = {field: url for url, field in CAPACITY_SUBEXTENSIONS.items()}
 CAPACITY_TABLES: Final = {
     "capacity_type": "TRE_R329",
     "status": "TRE_R330",
