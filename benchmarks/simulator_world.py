@@ -37,7 +37,10 @@ def generate(scale: str, path: Path, seed: int) -> tuple[float, int]:
     def progress(done: int) -> None:
         if time.perf_counter() - last[0] > 10:
             last[0] = time.perf_counter()
-            print(f"  {done:>9} resources, {done / (last[0] - started):,.0f}/s, peak RSS {peak_rss_mb():.0f} MB", file=sys.stderr)
+            print(
+                f"  {done:>9} resources, {done / (last[0] - started):,.0f}/s, peak RSS {peak_rss_mb():.0f} MB",
+                file=sys.stderr,
+            )
 
     total = build_world(path, SCALES[scale], seed, progress=progress)
     return time.perf_counter() - started, total
@@ -45,9 +48,16 @@ def generate(scale: str, path: Path, seed: int) -> tuple[float, int]:
 
 async def serve(path: Path, scale: str, seed: int) -> None:
     settings = FhirSettings(export_polls=0, export_retry_after=1)
-    async with Simulator(scale=scale, seed=seed, world_path=path, settings=settings) as sim, aiohttp.ClientSession() as session:
+    async with (
+        Simulator(scale=scale, seed=seed, world_path=path, settings=settings) as sim,
+        aiohttp.ClientSession() as session,
+    ):
         credentials = sim.credentials(1)
-        form = {"grant_type": "client_credentials", "client_id": credentials.client_id, "client_secret": credentials.client_secret}
+        form = {
+            "grant_type": "client_credentials",
+            "client_id": credentials.client_id,
+            "client_secret": credentials.client_secret,
+        }
         async with session.post(sim.token_url, data=form) as response:
             headers = {"Authorization": f"Bearer {(await response.json())['access_token']}", **credentials.headers}
 
@@ -76,7 +86,8 @@ async def serve(path: Path, scale: str, seed: int) -> None:
             await asyncio.sleep(1)
         files = len(manifest["output"])
         count = sum(output["count"] for output in manifest["output"])
-        print(f"  {'$export region 24 (' + str(count) + ' resources, ' + str(files) + ' files)':<45} {time.perf_counter() - started:7.2f} s")
+        label = f"$export region 24 ({count} resources, {files} files)"
+        print(f"  {label:<45} {time.perf_counter() - started:7.2f} s")
         print(f"  peak RSS while serving {peak_rss_mb():.0f} MB")
 
 
@@ -97,7 +108,8 @@ def main() -> None:
     counts = Counter(row[0] for row in store.reader().execute("SELECT rtype FROM resource"))
     store.close()
     print(f"scale {args.scale}, seed {args.seed}: {total:,} resources in {seconds:.1f} s ({total / seconds:,.0f}/s)")
-    print(f"  reference tiny: {reference_total} resources in {reference_seconds:.2f} s ({reference_total / reference_seconds:,.0f}/s)")
+    rate = reference_total / reference_seconds
+    print(f"  reference tiny: {reference_total} resources in {reference_seconds:.2f} s ({rate:,.0f}/s)")
     print(f"  file {size / 2**20:,.0f} MiB ({size / total:,.0f} bytes/resource); peak RSS {peak_rss_mb():.0f} MB")
     for kind, count in sorted(counts.items()):
         print(f"  {kind:<18} {count:>9,}")

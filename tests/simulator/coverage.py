@@ -95,6 +95,8 @@ def _offer(resource: Json) -> set[str]:
 
 def _location(resource: Json) -> set[str]:
     found = {f"location-status:{resource['operationalStatus']['code']}"}
+    if "managingOrganization" in resource:
+        found.add("location:managed-by-eg")
     for ident in resource.get("identifier", ()):
         found.add(f"location-identifier:{ident['type']['coding'][0]['code']}")
     for telecom in resource.get("telecom", ()):

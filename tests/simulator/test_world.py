@@ -42,6 +42,7 @@ EXPECTED_FEATURES = {
     "location-identifier:25", "location-identifier:26",
     *(f"location-telecom-level:{level}" for level in (1, 2, 3)),
     "location:residential", "location:equipment", "location:shared", "location:shared-sensitive-and-not",
+    "location:managed-by-eg",
     *(f"capacity-status:{code}" for code in ("01", "02", "03", "04", "05", "06")),
     *(f"capacity-gender:{code}" for code in ("01", "02", "04")),
     "capacity-status:05+closing_type", "capacity-status:06+additional_bed_type", "capacity-status:06+crisis_type",
@@ -210,7 +211,14 @@ def test_a_subtree_holds_the_establishment_and_everything_that_belongs_to_it(wor
         offer_ids = {offer["id"] for offer in subtree.offers}
         assert all(reference_id(offer["providedBy"], "Organization") in organizations for offer in subtree.offers)
         used = {reference_id(ref, "Location") for offer in subtree.offers for ref in offer.get("location", ())}
-        assert {location["id"] for location in subtree.locations} == used
+        managed = {loc["id"] for loc in subtree.locations if "managingOrganization" in loc}
+        assert {location["id"] for location in subtree.locations} == used | managed
+        assert all(
+            loc["managingOrganization"]["reference"] == f"Organization/{establishment_id}"
+            for loc in subtree.locations
+            if loc["id"] in managed
+        )
+        assert not managed & used
         assert all(
             reference_id(role["healthcareService"][0], "HealthcareService") in offer_ids for role in subtree.roles
         )

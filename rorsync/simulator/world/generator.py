@@ -132,6 +132,8 @@ class WorldGenerator:
         for unit_id, unit_writes in self._units(rng, kind, place, eg, stamp.created):
             yield from unit_writes
             yield from site.offers_of(unit_id)
+        if self.first("location managed by its EG") or rng.random() < 0.05:
+            site.managed_location()
         yield from site.pending_writes()
 
     def _units(
@@ -253,6 +255,21 @@ class Site:
             pool.append(found["id"])
             chosen.append(found["id"])
         return chosen
+
+    def managed_location(self) -> None:
+        """A Location no offer uses yet, attached to its EG by ``managingOrganization`` (IG rule)."""
+        found = locations.location(
+            self.generator.ids,
+            self.rng,
+            self.generator.stamp(self.rng, self.place.region),
+            self.place,
+            name=f"Accueil {self.place.city}",
+            function="002",
+            establishment_nat_struct=self.nat_struct,
+            medico_social=False,
+            managing_organization=self.eg,
+        )
+        self._locations[found["id"]] = found
 
     def _roles(self, offer_id: str, organization_id: str) -> Iterator[ResourceWrite]:
         rng, generator = self.rng, self.generator

@@ -65,7 +65,7 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 
 # Secondary indexes, created after a bulk load (faster than maintaining them row by row).
 INDEXES = """
-CREATE INDEX IF NOT EXISTS resource_updated ON resource (rtype, last_updated);
+CREATE INDEX IF NOT EXISTS resource_updated ON resource (rtype, last_updated, eg);
 CREATE INDEX IF NOT EXISTS resource_region ON resource (rtype, region);
 CREATE INDEX IF NOT EXISTS resource_eg ON resource (eg);
 CREATE INDEX IF NOT EXISTS resource_committed ON resource (committed_at);
@@ -76,5 +76,6 @@ CREATE INDEX IF NOT EXISTS link_dst ON link (dst_type, dst_id, param);
 CREATE INDEX IF NOT EXISTS capacity_pk ON capacity (pk);
 CREATE INDEX IF NOT EXISTS pending_visible ON pending (visible_at);
 CREATE INDEX IF NOT EXISTS change_log_visible ON change_log (visible_at);
+CREATE INDEX IF NOT EXISTS change_log_change ON change_log (change_id);
 """
 DDL = TABLES + INDEXES

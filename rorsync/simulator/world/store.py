@@ -28,6 +28,7 @@ from rorsync.simulator.world.elements import Json
 from rorsync.simulator.world.ids import IdAllocator
 from rorsync.simulator.world.instants import now_micros
 from rorsync.simulator.world.schema import DDL, SCHEMA_VERSION
+from rorsync.sources.fhir.profile import RESOURCE_TYPES
 
 T = TypeVar("T")
 RESOURCE_COLUMNS = "pk, rtype, id, region, eg, last_updated, committed_at, sensitive, medico_social, body"
@@ -177,7 +178,7 @@ class WorldStore:
 
     # --- metadata -----------------------------------------------------------------------------------
     def get_meta(self, key: str) -> str | None:
-        row = self._writer.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        row = self.reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
         return None if row is None else str(row[0])
 
     def is_complete(self) -> bool:
@@ -350,16 +351,21 @@ class WorldStore:
         return [WorldResource.from_row(row) for row in rows]
 
     def sample(self, resource_type: str, rng: random.Random) -> WorldResource | None:
-        """A resource of ``resource_type`` picked at random (uniform over pk ranges; the change feed's pick)."""
+        """A resource of ``resource_type`` picked at random: the first of its type from a random pk on
+        (types are interleaved, so this is cheap at any scale). The change feed's pick."""
         conn = self.reader()
-        low, high = conn.execute("SELECT min(pk), max(pk) FROM resource WHERE rtype = ?", (resource_type,)).fetchone()
-        if low is None:
+        high = conn.execute("SELECT max(pk) FROM resource").fetchone()[0]
+        if high is None:
             return None
-        row = conn.execute(
-            f"SELECT {RESOURCE_COLUMNS} FROM resource WHERE pk >= ? AND rtype = ? ORDER BY pk LIMIT 1",
-            (rng.randint(low, high), resource_type),
-        ).fetchone()
-        return None if row is None else WorldResource.from_row(row)
+        start = rng.randint(1, high)
+        for condition in ("pk >= ?", "pk < ?"):
+            row = conn.execute(
+                f"SELECT {RESOURCE_COLUMNS} FROM resource WHERE {condition} AND rtype = ? ORDER BY pk LIMIT 1",
+                (start, resource_type),
+            ).fetchone()
+            if row is not None:
+                return WorldResource.from_row(row)
+        return None
 
     def count(self, resource_type: str | None = None) -> int:
         if resource_type is None:
@@ -417,8 +423,10 @@ class WorldStore:
         now = self.clock()
         found = {
             row[0]
+            for resource_type in RESOURCE_TYPES
             for row in conn.execute(
-                "SELECT DISTINCT eg FROM resource WHERE last_updated >= ? AND eg IS NOT NULL", (since,)
+                "SELECT DISTINCT eg FROM resource WHERE rtype = ? AND last_updated >= ? AND eg IS NOT NULL",
+                (resource_type, since),
             )
         }
         found.update(
