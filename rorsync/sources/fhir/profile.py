@@ -73,6 +73,7 @@ CAPACITY_SUBEXTENSIONS: Final = {
     "crisisType": "crisis_type",
     "temporaryAssignement": "temporary_assignment",  # sic, as in the IG
 }
+CAPACITY_SUBEXTENSION_URLS: Final = {field: url for url, field in CAPACITY_SUBEXTENSIONS.items()}
 CAPACITY_TABLES: Final = {
     "capacity_type": "TRE_R329",
     "status": "TRE_R330",
@@ -101,6 +102,7 @@ ID_TYPE_R345: Final = codes.fhir_system_for_name("TRE_R345-TypeIdentifiantAutre"
 ID_TYPE_R355: Final = codes.fhir_system_for_name("TRE_R355-TypeIdentifiantOffre")
 ID_TYPE_R354: Final = codes.fhir_system_for_name("TRE_R354-TypeIdentifiantRessourceOperationnelle")
 ID_TYPE_FR_CORE: Final = "https://hl7.fr/ig/fhir/core/CodeSystem/fr-core-cs-v2-0203"
+ID_NAT_STRUCT_TYPE: Final = "40"  # G07: idNatStruct, cited by the IG, newer than the packaged NOS bundle
 OFFER_IDENTIFIER_TYPE: Final = "35"  # R355: identifiantOffre
 LOCATION_IDENTIFIER_TYPE: Final = "25"  # R354: functional identifier
 LOCATION_SYNC_ID_TYPE: Final = "26"  # R354: idExterneSynchro
@@ -112,3 +114,35 @@ CONFIDENTIALITY_SYSTEM: Final = codes.fhir_system_for_name("TRE_R283-NiveauConfi
 UCUM: Final = "http://unitsofmeasure.org"
 
 RESOURCE_TYPES: Final = ("Organization", "HealthcareService", "Location", "PractitionerRole", "Practitioner")
+
+# --- sub-extension names and element slices the IG defines inside complex extensions ----------------
+HS_CONTACT_NAME: Final = "name"
+HS_CONTACT_PURPOSE: Final = "purposeContact"
+HS_CONTACT_DESCRIPTION: Final = "description"
+HS_CONTACT_TELECOM_ADDRESS: Final = "telecomAddress"  # inside ror-healthcareservice-contact-telecom
+PATIENT_TYPE_SUPPORTED: Final = "supportedPatientInfo"
+PATIENT_TYPE_AGE_RANGE: Final = "ageRange"
+CAPACITY_NB: Final = "nbCapacity"
+CAPACITY_SOURCE_TYPE: Final = "capacitySourceType"
+CAPACITY_UPDATE_DATE: Final = "capacityUpdateDate"
+CAPACITY_COMMENT: Final = "comment"
+RESIDENTIAL_TYPE: Final = "residentialType"
+RESIDENTIAL_NUMBER: Final = "residentialNumber"
+EQUIPMENT_TYPE: Final = "equipmentType"
+EQUIPMENT_NB_IN_SERVICE: Final = "nbInService"
+EQUIPMENT_LIMIT_FEATURE: Final = "equipmentFeature"
+EQUIPMENT_LIMIT_VALUE: Final = "limitValue"
+NOT_AVAILABLE_CLOSING_ID: Final = "closingReopeningDate"  # HealthcareService.notAvailable slice (element id)
+ACT_TYPE_SPECIFIC: Final = "specificAct"  # ror-act-type values on a characteristic
+ACT_TYPE_OUTSIDE_OFFICE: Final = "outsideOfficeAct"
+
+# HealthcareService.characteristic slices that the access policy treats as restricted description
+# (access-policy §6 row 2), by the NOS table of their coding; specific acts are also tagged ror-act-type.
+RESTRICTED_CHARACTERISTIC_TABLES: Final = frozenset({"TRE_R210", "TRE_R245", "TRE_G15", "TRE_R243"})
+
+# Location.type (TRE_R343-FonctionLieu) postdates the packaged NOS bundle: its two codes are listed here.
+LOCATION_FUNCTION_SYSTEM: Final = codes.fhir_system_for_name("TRE_R343-FonctionLieu")
+LOCATION_FUNCTIONS: Final = {"001": "Hébergement", "002": "Consultation"}
+# Location.operationalStatus carries the TRE_R203 short labels (OP, FT, FD); the system is the ROR value set.
+OPERATIONAL_STATUS_SYSTEM: Final = codes.fhir_system_for_name("JDV_J224-StatutLieu-ROR")
+OPERATIONAL_STATUSES: Final = {"OP": "Opérationnel", "FT": "Fermé temporairement", "FD": "Fermé définitivement"}
