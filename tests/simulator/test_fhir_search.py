@@ -259,3 +259,19 @@ def test_date_only_values_follow_their_precision() -> None:
     assert may.start == parse_instant("2024-05-01T00:00:00+02:00") and may.end is None
     year = date_range("2024", "_lastUpdated")
     assert year.end == parse_instant(dt.datetime(2025, 1, 1).isoformat())
+
+
+async def test_reference_parameters_select_by_target(sim: Simulator, session: aiohttp.ClientSession) -> None:
+    client = SimClient(sim, session, 1)
+    served = list(sim.served(1, "Organization"))
+    parent = next(body["partOf"]["reference"] for body in served if body.get("partOf"))
+    parent_id = parent.rpartition("/")[2]
+    _, children = await client.search_all("Organization", {"partof": parent})
+    expected = sorted(b["id"] for b in served if b.get("partOf", {}).get("reference", "").endswith(f"/{parent_id}"))
+    assert sorted(e["resource"]["id"] for e in children) == expected and expected
+    offers = [b for b in sim.served(1, "HealthcareService") if b.get("providedBy")]
+    provider = offers[0]["providedBy"]["reference"].rpartition("/")[2]
+    _, provided = await client.search_all("HealthcareService", {"organization": f"{provider},unknown"})
+    assert {e["resource"]["providedBy"]["reference"].rpartition("/")[2] for e in provided} == {provider}
+    status, bundle = await client.get("PractitionerRole", {"practitioner": "nobody"})
+    assert status == 200 and bundle["total"] == 0

@@ -2,8 +2,10 @@
 
 Supported, per ``fhir-mev3.md`` §4–5: ``_id``, ``identifier`` (comma lists, ``system|value``), ``_tag``,
 ``_lastUpdated`` (``eq``/``ge``/``gt``/``le``/``lt``, repeatable), ``_count`` (default and maximum 200),
-``_sort=_lastUpdated``, the includes the guide lists, and on Location ``status``, ``operational-status``,
-``capacity-status``, ``nb-capacity`` and ``capacity-update-date``. Anything else is refused with a 400
+``_sort=_lastUpdated``, the includes the guide lists, the reference parameters of the indexed links
+(``Organization?partof=``, ``HealthcareService?organization=``, ``Location?organization=``, ...: ids or
+``Type/id``, comma lists), and on Location ``status``, ``operational-status``, ``capacity-status``,
+``nb-capacity`` and ``capacity-update-date``. Anything else is refused with a 400
 naming the parameter, as HAPI does, so a client never silently gets an unfiltered result.
 """
 
@@ -15,6 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from rorsync.simulator.fhir.outcome import FhirError
+from rorsync.simulator.world.index import LINKS
 from rorsync.simulator.world.instants import PARIS, to_micros
 from rorsync.sources.fhir import profile
 
@@ -75,6 +78,7 @@ class SearchRequest:
     ids: list[list[str]] = field(default_factory=list)  # AND of OR-lists
     tags: list[list[Token]] = field(default_factory=list)
     tokens: list[tuple[str, list[Token]]] = field(default_factory=list)  # (parameter, OR-list)
+    references: list[tuple[str, list[str]]] = field(default_factory=list)  # (parameter, OR-list of target ids)
     last_updated: list[list[Range]] = field(default_factory=list)
     capacity_status: list[list[Token]] = field(default_factory=list)
     nb_capacity: list[list[NumberTest]] = field(default_factory=list)
@@ -117,6 +121,8 @@ def _parse_one(request: SearchRequest, name: str, modifier: str, value: str) -> 
         request.sort_descending = value.startswith("-")
     elif name in ("_include", "_revinclude"):
         request.includes.append(_include(request.resource_type, name, modifier, value))
+    elif (request.resource_type, name) in LINKS:
+        request.references.append((name, [item.rpartition("/")[2] for item in values]))
     elif request.resource_type == "Location" and name in LOCATION_TOKENS:
         request.tokens.append((name, [_token(item) for item in values]))
     elif request.resource_type == "Location" and name == "capacity-status":

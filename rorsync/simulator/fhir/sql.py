@@ -82,6 +82,13 @@ def search_sql(request: SearchRequest, rules: Rules, access_profile: int) -> Sql
         values: list[Any] = [parameter]
         alternatives = " OR ".join(_token_sql(token, values) for token in tokens) or "0"
         sql.add(f"EXISTS (SELECT 1 FROM token t WHERE t.pk = r.pk AND t.param = ? AND ({alternatives}))", *values)
+    for parameter, targets in request.references:
+        marks = ",".join("?" * len(targets)) or "NULL"
+        sql.add(
+            f"EXISTS (SELECT 1 FROM link l WHERE l.pk = r.pk AND l.param = ? AND l.dst_id IN ({marks}))",
+            parameter,
+            *targets,
+        )
     for ranges in request.last_updated:
         sql.add(_ranges_sql("r.last_updated", ranges, sql.params))
     for statuses in request.capacity_status:
