@@ -72,9 +72,13 @@ class TokenManager(RequestHook):
     def for_fhir(
         cls, http: HttpClient, settings: FhirSettings, *, clock: Callable[[], float] = time.time
     ) -> TokenManager:
-        """Profile 0 uses the client secret; profiles 1–5 the client certificate (the secret is ignored)."""
-        secret = settings.client_secret if settings.profile == 0 else None
-        return cls(http, settings.token_url, settings.client_id, secret, clock=clock)
+        """Profile 0 authenticates with its client secret, profiles 1–5 with the client certificate.
+
+        A secret configured for profiles 1–5 is sent too: test platforms (the local ROR over plain
+        http on loopback) authenticate every profile that way. Production configurations of those
+        profiles have no secret, so nothing extra leaves the process.
+        """
+        return cls(http, settings.token_url, settings.client_id, settings.client_secret, clock=clock)
 
     async def token(self) -> str:
         """A token valid for at least the renewal margin, fetched only when needed."""

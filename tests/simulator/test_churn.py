@@ -17,25 +17,15 @@ from rorsync.simulator.world.apply import ResourceWrite
 from rorsync.simulator.world.churn import ChangeFeed
 from rorsync.simulator.world.elements import reference_id
 from rorsync.simulator.world.index import capacity_code
-from rorsync.simulator.world.instants import MICROS_PER_SECOND, fhir_instant, now_micros, parse_instant
+from rorsync.simulator.world.instants import fhir_instant, parse_instant
 from rorsync.simulator.world.stamps import touch
 from rorsync.simulator.world.store import Change, WorldStore
 from rorsync.sources.fhir import profile
 from tests.simulator.client import SimClient
+from tests.simulator.clock import FakeClock
 from tests.simulator.test_fhir_export import download, run_export
 
 Json = dict[str, Any]
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = now_micros() - now_micros() % 1000
-
-    def __call__(self) -> int:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += int(seconds * MICROS_PER_SECOND)
 
 
 def last_updated(body: Json) -> int:

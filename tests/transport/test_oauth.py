@@ -93,11 +93,21 @@ async def test_the_secret_flow_posts_the_client_credentials(serve: Serve, ror: F
     assert ror.api_authorizations == ["Bearer token-1"]
 
 
-async def test_for_fhir_uses_the_secret_only_for_profile_0(serve: Serve, ror: FakeRor, fake_time: FakeTime) -> None:
+async def test_for_fhir_sends_a_secret_only_when_one_is_configured(
+    serve: Serve, ror: FakeRor, fake_time: FakeTime
+) -> None:
     base = await serve(ror.app())
-    for profile, expected_keys in ((0, {"grant_type", "client_id", "client_secret"}), (2, {"grant_type", "client_id"})):
+    with_secret, certificate_only = {"grant_type", "client_id", "client_secret"}, {"grant_type", "client_id"}
+    for profile, secret, expected_keys in (
+        (0, SECRET, with_secret),
+        (2, None, certificate_only),
+        (2, SECRET, with_secret),
+    ):
         settings = FhirSettings(
-            token_url=base + "/token", client_id=CLIENT_ID, client_secret=SecretStr(SECRET), profile=profile
+            token_url=base + "/token",
+            client_id=CLIENT_ID,
+            client_secret=SecretStr(secret) if secret else None,
+            profile=profile,
         )
         async with HttpClient("fhir", http_settings(), TlsSettings()) as http:
             await TokenManager.for_fhir(http, settings).token()
