@@ -55,7 +55,11 @@ SCALES = ("tiny", "small", "medium", "national")
 )
 @click.option("--result-cap", type=int, default=10_000, show_default=True, help="Most results a search can reach.")
 @click.option(
-    "--export-file-size", type=int, default=10_000, show_default=True, help="Most resources per $export file."
+    "--export-file-size",
+    type=int,
+    default=1_000,
+    show_default=True,
+    help="Most resources per $export file (HAPI default).",
 )
 @click.option("--client-secret", help="Use this secret for every client instead of random ones.")
 def simulate(**options: object) -> None:

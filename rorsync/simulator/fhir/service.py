@@ -40,7 +40,7 @@ class FhirSettings:
     token_lifetime: float = 300.0
     export_polls: int = 1  # 202 answers before a finished export job shows its manifest
     export_retry_after: int = 1  # seconds, in Retry-After of those answers
-    export_file_max_resources: int = 10_000
+    export_file_max_resources: int = 1_000  # HAPI FHIR's default bulk-export file capacity
     policy: PolicySettings = field(default_factory=PolicySettings)
 
 
