@@ -26,6 +26,7 @@ from typing import Final
 
 PROFILES: Final = (0, 1, 2, 3, 4, 5)
 MEDICO_SOCIAL_ACTIVITY_FIELD: Final = "04"
+CONFIDENTIALITY_LEVELS: Final = (1, 2, 3)  # TRE_R283; anything else counts as very restricted
 
 
 class ElementClass(StrEnum):
@@ -204,7 +205,8 @@ def allows(
     """Evaluate the rule table for one element instance (used outside SQL: simulator, exports).
 
     ``levels`` holds the confidentiality levels that must all pass (contact level and telecom
-    level for a contact telecom); a missing level counts as very restricted, the safe reading.
+    level for a contact telecom); a missing level, or one outside TRE_R283, counts as very
+    restricted, the safe reading.
     """
     return any(
         _grant_matches(grant, sensitive, medico_social, levels, temporary_assignment)
@@ -226,5 +228,10 @@ def _grant_matches(
     if grant.temporary_assignment is not None and temporary_assignment != grant.temporary_assignment:
         return False
     if grant.max_level is not None:
-        return all(level is not None and level <= grant.max_level for level in levels)
+        return all(level in visible_levels(grant.max_level) for level in levels)
     return True
+
+
+def visible_levels(max_level: int) -> tuple[int, ...]:
+    """The TRE_R283 levels a level ceiling lets through (1 … ``max_level``)."""
+    return tuple(level for level in CONFIDENTIALITY_LEVELS if level <= max_level)
