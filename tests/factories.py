@@ -9,11 +9,15 @@ import orjson
 
 from rorsync.model import (
     CapacityRow,
+    CodeRow,
     ContactRow,
     Entity,
+    EquipmentRow,
     LocationRow,
     OfferRow,
     OrganizationRow,
+    PractitionerRoleRow,
+    PractitionerRow,
     Record,
 )
 
@@ -106,6 +110,41 @@ def location(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) ->
     }
     row.update(fields)  # type: ignore[typeddict-item]
     return _record(Entity.LOCATION, resource_id, last_updated, row, **children)
+
+
+def practitioner(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
+    row: PractitionerRow = {
+        "idnat_ps": f"8{resource_id}",
+        "family_name": "Martin",
+        "given_name": "Anne",
+        "prefix": None,
+    }
+    children = {key: fields.pop(key) for key in ("contacts", "codes", "region") if key in fields}
+    row.update(fields)  # type: ignore[typeddict-item]
+    return _record(Entity.PRACTITIONER, resource_id, last_updated, row, **children)
+
+
+def practitioner_role(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
+    row: PractitionerRoleRow = {
+        "situation_identifier": f"SO-{resource_id}",
+        "practitioner_ref": None,
+        "offer_ref": None,
+        "organization_ref": None,
+        "location_ref": None,
+        "profession_code": "10",
+        "exercise_mode_code": "S",
+    }
+    children = {key: fields.pop(key) for key in ("contacts", "codes", "region") if key in fields}
+    row.update(fields)  # type: ignore[typeddict-item]
+    return _record(Entity.PRACTITIONER_ROLE, resource_id, last_updated, row, **children)
+
+
+def code(kind: str, value: str, table_id: str | None = None) -> CodeRow:
+    return {"kind": kind, "table_id": table_id, "code": value}
+
+
+def equipment(type_code: str, nb: int | None = 1) -> EquipmentRow:
+    return {"equipment_type_code": type_code, "nb_in_service": nb, "limits": None}
 
 
 def capacity(status: str, nb: int, **codes: str) -> CapacityRow:

@@ -117,9 +117,10 @@ def _served_offer_subject(alias: str) -> Subject:
     )
 
 
-def _location_subject(alias: str, temporary_assignment: str | None = None) -> Subject:
+def _location_subject(alias: str, line: str | None = None) -> Subject:
     """A location is sensitive if any live offer of its source points to it; médico-social if any
-    non-sensitive MS offer does (access-policy §4, §6 reading notes)."""
+    non-sensitive MS offer does (access-policy §4, §6 reading notes). ``line``: the alias of a
+    capacity line, whose assignment and status some capacity grants look at."""
 
     def linked(condition: str) -> str:
         return (
@@ -131,7 +132,8 @@ def _location_subject(alias: str, temporary_assignment: str | None = None) -> Su
     return Subject(
         sensitive=linked("po.sensitive"),
         medico_social=linked(f"NOT po.sensitive AND po.activity_field_code = {_MS}"),
-        temporary_assignment=temporary_assignment,
+        temporary_assignment=f"{line}.temporary_assignment" if line else None,
+        capacity_status=f"{line}.status" if line else None,
     )
 
 
@@ -346,7 +348,7 @@ def _capacity(p: _Profile) -> ViewDefinition:
     q.copy("c", t, "nb")
     q.coded("c", t, "source_type", "TRE_R335")
     q.copy("c", t, "updated_at", "comment", "observed_at")
-    subject = _location_subject("l", temporary_assignment="c.temporary_assignment")
+    subject = _location_subject("l", line="c")
     q.where(disjunction([conjunction([line, p.allows(element, subject)]) for element, line in classes.items()]))
     return _definition(p, "capacity", q)
 

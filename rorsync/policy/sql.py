@@ -114,6 +114,7 @@ class Subject:
     sensitive: str
     medico_social: str
     temporary_assignment: str | None = None  # capacity lines only
+    capacity_status: str | None = None  # capacity lines only
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +135,10 @@ def grant_predicate(grant: Grant, subject: Subject, levels: Sequence[Level] = ()
         if subject.temporary_assignment is None:
             return FALSE
         parts.append(f"{subject.temporary_assignment} = {literal(grant.temporary_assignment)}")
+    if grant.capacity_statuses is not None:
+        if subject.capacity_status is None:
+            return FALSE
+        parts.append(f"{subject.capacity_status} IN ({literals(grant.capacity_statuses)})")
     if grant.max_level is not None:
         allowed = visible_levels(grant.max_level)
         for level in levels:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 
@@ -67,8 +67,12 @@ def _as_policy(settings: Settings | PolicySettings) -> PolicySettings:
     return settings if isinstance(settings, PolicySettings) else policy_settings(settings)
 
 
-def _statements(views: Sequence[ViewDefinition], dialect: str) -> list[str]:
-    return [create_view_statement(view.name, view.query, dialect) for view in views]
+@cache
+def _ddl(policy: PolicySettings, dialect: str) -> tuple[tuple[ViewDefinition, ...], tuple[str, ...], str]:
+    """The views for ``policy``, their CREATE statements and fingerprint (settings are immutable)."""
+    views = tuple(build_views(policy))
+    statements = tuple(create_view_statement(view.name, view.query, dialect) for view in views)
+    return views, statements, fingerprint(statements)
 
 
 async def read_state(conn: AsyncConnection) -> ViewsState | None:
@@ -81,7 +85,7 @@ async def read_state(conn: AsyncConnection) -> ViewsState | None:
 
 async def views_current(db: Database, settings: Settings | PolicySettings) -> bool:
     """Whether the views in the database are the ones ``settings`` asks for."""
-    wanted = fingerprint(_statements(build_views(_as_policy(settings)), db.dialect))
+    *_, wanted = _ddl(_as_policy(settings), db.dialect)
     async with db.read() as conn:
         state = await read_state(conn)
     return state is not None and state.fingerprint == wanted
@@ -94,9 +98,7 @@ async def ensure_views(db: Database, settings: Settings | PolicySettings) -> boo
     Readers holding a view open delay the rebuild on PostgreSQL (it takes an exclusive lock).
     """
     policy = _as_policy(settings)
-    views = build_views(policy)
-    statements = _statements(views, db.dialect)
-    wanted = fingerprint(statements)
+    views, statements, wanted = _ddl(policy, db.dialect)
     async with db.write() as conn:
         state = await read_state(conn)
         if state is not None and state.fingerprint == wanted:
