@@ -150,7 +150,7 @@ async def _replace(conn: AsyncConnection, table: TableContent) -> TableChange:
     codes_, catalog = schema.nomenclature, schema.nomenclature_table
     previous = (await conn.execute(select(catalog.c.origin).where(catalog.c.table_id == table.table_id))).scalar()
     stored = await conn.execute(select(codes_.c.code, codes_.c.label).where(codes_.c.table_id == table.table_id))
-    old = dict(stored.tuples().all())
+    old = dict(stored.all())
     await conn.execute(delete(codes_).where(codes_.c.table_id == table.table_id))
     await conn.execute(delete(catalog).where(catalog.c.table_id == table.table_id))
     await conn.execute(
