@@ -123,10 +123,12 @@ def _location_subject(alias: str, line: str | None = None) -> Subject:
     capacity line, whose assignment and status some capacity grants look at."""
 
     def linked(condition: str) -> str:
+        # CROSS JOIN makes SQLite start from the location's links (its planner, without
+        # statistics, would otherwise scan every offer of the source for each location).
         return (
-            "EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk"
-            f" WHERE pol.location_ref = {alias}.resource_id AND po.source = {alias}.source"
-            f" AND po.deleted_at IS NULL AND {condition})"
+            "EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po"
+            f" WHERE pol.location_ref = {alias}.resource_id AND po.pk = pol.offer_pk"
+            f" AND po.source = {alias}.source AND po.deleted_at IS NULL AND {condition})"
         )
 
     return Subject(
@@ -349,7 +351,9 @@ def _capacity(p: _Profile) -> ViewDefinition:
     q.coded("c", t, "source_type", "TRE_R335")
     q.copy("c", t, "updated_at", "comment", "observed_at")
     subject = _location_subject("l", line="c")
-    q.where(disjunction([conjunction([line, p.allows(element, subject)]) for element, line in classes.items()]))
+    allowed = {element: p.allows(element, subject) for element in classes}
+    if set(allowed.values()) != {TRUE}:  # the classes cover every line: no filter when all pass
+        q.where(disjunction([conjunction([classes[element], rule]) for element, rule in allowed.items()]))
     return _definition(p, "capacity", q)
 
 
@@ -402,55 +406,36 @@ class _Owner:
     joins: tuple[str, ...]
     identity: Callable[[_Profile], Sql]
     contact: Callable[[_Profile, Sequence[Level]], Sql]
-    restricted_codes: Callable[[_Profile], Sql] = lambda _: FALSE
+    restricted_codes: Callable[[_Profile], Sql] = lambda _: FALSE  # only offers have restricted codes
 
     def source(self, key: str) -> tuple[str, ...]:
         """FROM and JOINs reaching this owner from a child row whose owner key is ``key``."""
         return (f"JOIN {self.entity.value} {self.alias} ON {key}", *self.joins)
 
 
-def _organization_owner() -> _Owner:
-    def identity(p: _Profile) -> Sql:
-        return p.allows(ElementClass.ORGANIZATION_IDENTITY, ORGANIZATION_SUBJECT)
+def _owner(
+    entity: Entity,
+    alias: str,
+    identifier: str,
+    *,
+    subject: Subject,
+    identity: ElementClass,
+    contact: ElementClass,
+    restricted: ElementClass | None = None,
+) -> _Owner:
+    """An owner whose rules all look at one subject: its identity class, its contact class (on top
+    of identity), and for offers the restricted-description class."""
 
-    def contact(p: _Profile, levels: Sequence[Level]) -> Sql:
-        return conjunction([identity(p), p.allows(ElementClass.ORGANIZATION_CONTACT, ORGANIZATION_SUBJECT, levels)])
+    def visible(p: _Profile) -> Sql:
+        return p.allows(identity, subject)
 
-    return _Owner(
-        Entity.ORGANIZATION,
-        "xo",
-        "COALESCE(xo.oi_id, xo.id_nat_struct, xo.finess, xo.siret, xo.siren)",
-        (),
-        identity,
-        contact,
-    )
+    def contact_visible(p: _Profile, levels: Sequence[Level]) -> Sql:
+        return conjunction([visible(p), p.allows(contact, subject, levels)])
 
+    def restricted_visible(p: _Profile) -> Sql:
+        return conjunction([visible(p), p.allows(restricted, subject)]) if restricted else FALSE
 
-def _offer_owner() -> _Owner:
-    subject = _offer_subject("xs")
-
-    def identity(p: _Profile) -> Sql:
-        return p.allows(ElementClass.OFFER_DESCRIPTION, subject)
-
-    def contact(p: _Profile, levels: Sequence[Level]) -> Sql:
-        return conjunction([identity(p), p.allows(ElementClass.OFFER_CONTACT, subject, levels)])
-
-    def restricted(p: _Profile) -> Sql:
-        return conjunction([identity(p), p.allows(ElementClass.OFFER_RESTRICTED, subject)])
-
-    return _Owner(Entity.OFFER, "xs", "xs.offer_identifier", (), identity, contact, restricted)
-
-
-def _location_owner() -> _Owner:
-    subject = _location_subject("xl")
-
-    def identity(p: _Profile) -> Sql:
-        return p.allows(ElementClass.LOCATION_IDENTITY, subject)
-
-    def contact(p: _Profile, levels: Sequence[Level]) -> Sql:
-        return conjunction([identity(p), p.allows(ElementClass.LOCATION_TELECOM, subject, levels)])
-
-    return _Owner(Entity.LOCATION, "xl", "xl.location_identifier", (), identity, contact)
+    return _Owner(entity, alias, identifier, (), visible, contact_visible, restricted_visible)
 
 
 def _personal(p: _Profile, subject: Subject, levels: Sequence[Level] | None) -> Sql:
@@ -486,9 +471,31 @@ def _practitioner_owner() -> _Owner:
 
 
 OWNERS: Final = (
-    _organization_owner(),
-    _offer_owner(),
-    _location_owner(),
+    _owner(
+        Entity.ORGANIZATION,
+        "xo",
+        "COALESCE(xo.oi_id, xo.id_nat_struct, xo.finess, xo.siret, xo.siren)",
+        subject=ORGANIZATION_SUBJECT,
+        identity=ElementClass.ORGANIZATION_IDENTITY,
+        contact=ElementClass.ORGANIZATION_CONTACT,
+    ),
+    _owner(
+        Entity.OFFER,
+        "xs",
+        "xs.offer_identifier",
+        subject=_offer_subject("xs"),
+        identity=ElementClass.OFFER_DESCRIPTION,
+        contact=ElementClass.OFFER_CONTACT,
+        restricted=ElementClass.OFFER_RESTRICTED,
+    ),
+    _owner(
+        Entity.LOCATION,
+        "xl",
+        "xl.location_identifier",
+        subject=_location_subject("xl"),
+        identity=ElementClass.LOCATION_IDENTITY,
+        contact=ElementClass.LOCATION_TELECOM,
+    ),
     _practitioner_owner(),
     _practitioner_role_owner(),
 )
@@ -541,7 +548,7 @@ def _contact_branches(p: _Profile, owner: _Owner) -> list[_Select]:
     sibling_visible = owner.contact(p, _levels("s"))
     bare.where(
         "c.contact_ord IS NOT NULL",
-        f"c.pk = (SELECT MIN(m.pk) FROM contact m WHERE {same_contact.format('m')})",
+        f"NOT EXISTS (SELECT 1 FROM contact m WHERE {same_contact.format('m')} AND m.pk < c.pk)",  # its first row
         owner.contact(p, _levels("c")[:1]),
     )
     if sibling_visible != FALSE:

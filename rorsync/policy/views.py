@@ -113,11 +113,13 @@ async def ensure_views(db: Database, settings: Settings | PolicySettings) -> boo
         for name, grantee, privilege in grants:
             if name in current:
                 await conn.exec_driver_sql(f"GRANT {privilege} ON {name} TO {grantee}")
-        await record_state(conn, wanted, settings_record(policy), [view.name for view in views])
+        await _record_state(conn, wanted, settings_record(policy), [view.name for view in views])
     return True
 
 
-async def record_state(conn: AsyncConnection, fingerprint_: str, settings: dict[str, object], views: list[str]) -> None:
+async def _record_state(
+    conn: AsyncConnection, fingerprint_: str, settings: dict[str, object], views: list[str]
+) -> None:
     state = schema.policy_state
     await conn.execute(state.delete().where(state.c.key == STATE_KEY))
     await conn.execute(

@@ -96,3 +96,14 @@ async def test_downgrade_drops_every_view_even_after_a_rebuild(database_url: str
     finally:
         await migrate.downgrade(db, "base")
         await db.close()
+
+
+def test_the_read_model_documents_every_view_and_column() -> None:
+    """docs/read-model.md is the public API: each view kind has a section listing exactly its columns."""
+    text = (ROOT / "docs" / "read-model.md").read_text()
+    sections = dict(re.findall(r"^### `p\{N\}_(\w+)`.*?\n(.*?)(?=^### |^## )", text, flags=re.M | re.S))
+    assert set(sections) == set(VIEW_KINDS)
+    for view in build_views(PolicySettings())[: len(VIEW_KINDS)]:
+        cells = re.findall(r"^\| ([a-z_][a-z_0-9 ,/]*) \|", sections[view.kind], flags=re.M)
+        documented = [name.strip() for cell in cells[1:] for name in re.split(r"[,/]", cell)]  # [0]: header
+        assert documented == [column.name for column in view.columns], view.kind

@@ -95,7 +95,7 @@ JOIN location l ON l.source = o.source AND l.resource_id = ol.location_ref
 WHERE o.deleted_at IS NULL
   AND l.deleted_at IS NULL
   AND NOT o.sensitive
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p0_location
 SELECT
@@ -120,15 +120,15 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
 LEFT JOIN nomenclature n2 ON n2.table_id = 'TRE_R13' AND n2.code = l.commune_cog
 LEFT JOIN nomenclature n3 ON n3.table_id = 'TRE_R30' AND n3.code = l.region
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p0_capacity
 SELECT
@@ -198,7 +198,7 @@ FROM residential_capacity r
 JOIN location l ON l.pk = r.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R242' AND n1.code = r.residential_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p0_contact
 SELECT
@@ -265,7 +265,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 UNION ALL
@@ -313,7 +313,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT xs.sensitive
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT xs.sensitive AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
@@ -338,7 +338,7 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND (c.value IS NOT NULL OR c.channel_code IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND c.telecom_confidentiality IN (1)
 UNION ALL
@@ -362,10 +362,10 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
-  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
+  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 ) u
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R287' AND n1.code = u.purpose_code
 LEFT JOIN nomenclature n2 ON n2.table_id = 'TRE_R251' AND n2.code = u.function_code
@@ -429,7 +429,7 @@ FROM entity_code ec
 JOIN location xl ON xl.pk = ec.owner_pk
 WHERE ec.owner_entity = 'location'
   AND xl.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT ec.kind IN ('outside_office_act', 'resource_profession', 'specific_act', 'specific_competence', 'taking_care_speciality')
 ) u
 LEFT JOIN nomenclature n1 ON n1.table_id = u.table_id AND n1.code = u.code
@@ -496,7 +496,7 @@ SELECT
 FROM change_log cl
 JOIN location xl ON xl.source = cl.source AND xl.resource_id = cl.resource_id
 WHERE cl.entity = 'location'
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p1_organization
 SELECT
@@ -612,8 +612,8 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
@@ -662,7 +662,6 @@ LEFT JOIN nomenclature n7 ON n7.table_id = 'TRE_R336' AND n7.code = c.crisis_typ
 LEFT JOIN nomenclature n8 ON n8.table_id = 'TRE_R337' AND n8.code = c.temporary_assignment
 LEFT JOIN nomenclature n9 ON n9.table_id = 'TRE_R335' AND n9.code = c.source_type
 WHERE l.deleted_at IS NULL
-  AND ((c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') OR (NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') AND c.status IN ('01', '08', '09')) OR (NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') AND c.status NOT IN ('01', '08', '09')))
 
 -- view: p1_equipment
 SELECT
@@ -754,7 +753,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND TRUE)
 UNION ALL
 SELECT
@@ -798,7 +797,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND TRUE)
 UNION ALL
 SELECT
@@ -842,7 +841,7 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND TRUE)
 UNION ALL
 SELECT
@@ -887,7 +886,7 @@ JOIN practitioner xp ON xp.pk = c.owner_pk
 WHERE c.owner_entity = 'practitioner'
   AND xp.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND TRUE)
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND TRUE))
 UNION ALL
@@ -934,7 +933,7 @@ LEFT JOIN offer xro ON xro.source = xr.source AND xro.resource_id = xr.offer_ref
 WHERE c.owner_entity = 'practitioner_role'
   AND xr.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND TRUE)
 ) u
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R287' AND n1.code = u.purpose_code
@@ -1211,7 +1210,7 @@ JOIN location l ON l.source = o.source AND l.resource_id = ol.location_ref
 WHERE o.deleted_at IS NULL
   AND l.deleted_at IS NULL
   AND NOT o.sensitive
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p2_location
 SELECT
@@ -1236,15 +1235,15 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
 LEFT JOIN nomenclature n2 ON n2.table_id = 'TRE_R13' AND n2.code = l.commune_cog
 LEFT JOIN nomenclature n3 ON n3.table_id = 'TRE_R30' AND n3.code = l.region
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p2_capacity
 SELECT
@@ -1287,7 +1286,7 @@ LEFT JOIN nomenclature n7 ON n7.table_id = 'TRE_R336' AND n7.code = c.crisis_typ
 LEFT JOIN nomenclature n8 ON n8.table_id = 'TRE_R337' AND n8.code = c.temporary_assignment
 LEFT JOIN nomenclature n9 ON n9.table_id = 'TRE_R335' AND n9.code = c.source_type
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '')
   AND (c.status IN ('01', '08', '09') OR c.status NOT IN ('01', '08', '09'))
 
@@ -1304,7 +1303,7 @@ FROM equipment e
 JOIN location l ON l.pk = e.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R212' AND n1.code = e.equipment_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p2_residential_capacity
 SELECT
@@ -1318,7 +1317,7 @@ FROM residential_capacity r
 JOIN location l ON l.pk = r.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R242' AND n1.code = r.residential_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p2_contact
 SELECT
@@ -1385,7 +1384,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
 UNION ALL
@@ -1433,7 +1432,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT xs.sensitive
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT xs.sensitive AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
@@ -1458,7 +1457,7 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND (c.value IS NOT NULL OR c.channel_code IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND c.telecom_confidentiality IN (1, 2)
 UNION ALL
@@ -1482,10 +1481,10 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
-  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
+  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
 UNION ALL
 SELECT
   'practitioner' AS owner_kind,
@@ -1529,7 +1528,7 @@ JOIN practitioner xp ON xp.pk = c.owner_pk
 WHERE c.owner_entity = 'practitioner'
   AND xp.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2))))
 UNION ALL
@@ -1579,7 +1578,7 @@ LEFT JOIN offer xro ON xro.source = xr.source AND xro.resource_id = xr.offer_ref
 WHERE c.owner_entity = 'practitioner_role'
   AND xr.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT COALESCE(xro.sensitive, FALSE)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT COALESCE(xro.sensitive, FALSE) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
@@ -1645,7 +1644,7 @@ FROM entity_code ec
 JOIN location xl ON xl.pk = ec.owner_pk
 WHERE ec.owner_entity = 'location'
   AND xl.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT ec.kind IN ('outside_office_act', 'resource_profession', 'specific_act', 'specific_competence', 'taking_care_speciality')
 UNION ALL
 SELECT
@@ -1746,7 +1745,7 @@ SELECT
 FROM change_log cl
 JOIN location xl ON xl.source = cl.source AND xl.resource_id = cl.resource_id
 WHERE cl.entity = 'location'
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
 UNION ALL
 SELECT
   cl.seq,
@@ -1865,7 +1864,7 @@ JOIN location l ON l.source = o.source AND l.resource_id = ol.location_ref
 WHERE o.deleted_at IS NULL
   AND l.deleted_at IS NULL
   AND NOT o.sensitive
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p3_location
 SELECT
@@ -1890,15 +1889,15 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
 LEFT JOIN nomenclature n2 ON n2.table_id = 'TRE_R13' AND n2.code = l.commune_cog
 LEFT JOIN nomenclature n3 ON n3.table_id = 'TRE_R30' AND n3.code = l.region
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p3_capacity
 SELECT
@@ -1941,9 +1940,9 @@ LEFT JOIN nomenclature n7 ON n7.table_id = 'TRE_R336' AND n7.code = c.crisis_typ
 LEFT JOIN nomenclature n8 ON n8.table_id = 'TRE_R337' AND n8.code = c.temporary_assignment
 LEFT JOIN nomenclature n9 ON n9.table_id = 'TRE_R335' AND n9.code = c.source_type
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '')
-  AND EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
+  AND EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
   AND (c.status IN ('01', '08', '09') OR c.status NOT IN ('01', '08', '09'))
 
 -- view: p3_equipment
@@ -1959,8 +1958,8 @@ FROM equipment e
 JOIN location l ON l.pk = e.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R212' AND n1.code = e.equipment_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
-  AND EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
 
 -- view: p3_residential_capacity
 SELECT
@@ -1974,7 +1973,7 @@ FROM residential_capacity r
 JOIN location l ON l.pk = r.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R242' AND n1.code = r.residential_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p3_contact
 SELECT
@@ -2041,7 +2040,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 UNION ALL
@@ -2088,7 +2087,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT xs.sensitive
   AND ((xs.activity_field_code = '04' AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))) OR c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT xs.sensitive AND ((xs.activity_field_code = '04' AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)) OR ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))))
@@ -2113,8 +2112,8 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND (c.value IS NOT NULL OR c.channel_code IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
-  AND EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND c.telecom_confidentiality IN (1, 2)
 UNION ALL
@@ -2138,11 +2137,11 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
-  AND EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04')
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
-  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
+  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
 UNION ALL
 SELECT
   'practitioner' AS owner_kind,
@@ -2186,7 +2185,7 @@ JOIN practitioner xp ON xp.pk = c.owner_pk
 WHERE c.owner_entity = 'practitioner'
   AND xp.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND ppo.activity_field_code = '04' AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2) OR c.contact_confidentiality IN (1))))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND ppo.activity_field_code = '04' AND (((s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)) OR ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1))))))
 UNION ALL
@@ -2236,7 +2235,7 @@ LEFT JOIN offer xro ON xro.source = xr.source AND xro.resource_id = xr.offer_ref
 WHERE c.owner_entity = 'practitioner_role'
   AND xr.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT COALESCE(xro.sensitive, FALSE)
   AND xro.activity_field_code = '04'
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2) OR c.contact_confidentiality IN (1))
@@ -2304,7 +2303,7 @@ FROM entity_code ec
 JOIN location xl ON xl.pk = ec.owner_pk
 WHERE ec.owner_entity = 'location'
   AND xl.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT ec.kind IN ('outside_office_act', 'resource_profession', 'specific_act', 'specific_competence', 'taking_care_speciality')
 UNION ALL
 SELECT
@@ -2407,7 +2406,7 @@ SELECT
 FROM change_log cl
 JOIN location xl ON xl.source = cl.source AND xl.resource_id = cl.resource_id
 WHERE cl.entity = 'location'
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
 UNION ALL
 SELECT
   cl.seq,
@@ -2549,8 +2548,8 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
@@ -2599,7 +2598,6 @@ LEFT JOIN nomenclature n7 ON n7.table_id = 'TRE_R336' AND n7.code = c.crisis_typ
 LEFT JOIN nomenclature n8 ON n8.table_id = 'TRE_R337' AND n8.code = c.temporary_assignment
 LEFT JOIN nomenclature n9 ON n9.table_id = 'TRE_R335' AND n9.code = c.source_type
 WHERE l.deleted_at IS NULL
-  AND ((c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') OR (NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') AND c.status IN ('01', '08', '09')) OR (NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '') AND c.status NOT IN ('01', '08', '09')))
 
 -- view: p4_equipment
 SELECT
@@ -2693,7 +2691,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 UNION ALL
@@ -2740,7 +2738,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 UNION ALL
@@ -2787,7 +2785,7 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1)) AND s.telecom_confidentiality IN (1)))
 ) u
@@ -3009,7 +3007,7 @@ JOIN location l ON l.source = o.source AND l.resource_id = ol.location_ref
 WHERE o.deleted_at IS NULL
   AND l.deleted_at IS NULL
   AND NOT o.sensitive
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p5_location
 SELECT
@@ -3034,15 +3032,15 @@ SELECT
   l.part_of_ref,
   l.region,
   n3.label AS region_label,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
-  EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive) AS sensitive,
+  EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND NOT po.sensitive AND po.activity_field_code = '04') AS medico_social,
   l.last_updated
 FROM location l
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R343' AND n1.code = l.function_code
 LEFT JOIN nomenclature n2 ON n2.table_id = 'TRE_R13' AND n2.code = l.commune_cog
 LEFT JOIN nomenclature n3 ON n3.table_id = 'TRE_R30' AND n3.code = l.region
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p5_capacity
 SELECT
@@ -3085,7 +3083,7 @@ LEFT JOIN nomenclature n7 ON n7.table_id = 'TRE_R336' AND n7.code = c.crisis_typ
 LEFT JOIN nomenclature n8 ON n8.table_id = 'TRE_R337' AND n8.code = c.temporary_assignment
 LEFT JOIN nomenclature n9 ON n9.table_id = 'TRE_R335' AND n9.code = c.source_type
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT (c.status = '06' OR c.additional_bed_type <> '' OR c.crisis_type <> '')
   AND c.status IN ('01', '08', '09')
 
@@ -3102,7 +3100,7 @@ FROM equipment e
 JOIN location l ON l.pk = e.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R212' AND n1.code = e.equipment_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p5_residential_capacity
 SELECT
@@ -3116,7 +3114,7 @@ FROM residential_capacity r
 JOIN location l ON l.pk = r.location_pk
 LEFT JOIN nomenclature n1 ON n1.table_id = 'TRE_R242' AND n1.code = r.residential_type_code
 WHERE l.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = l.resource_id AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = l.resource_id AND po.pk = pol.offer_pk AND po.source = l.source AND po.deleted_at IS NULL AND po.sensitive)
 
 -- view: p5_contact
 SELECT
@@ -3183,7 +3181,7 @@ JOIN organization xo ON xo.pk = c.owner_pk
 WHERE c.owner_entity = 'organization'
   AND xo.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND ((s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
 UNION ALL
@@ -3231,7 +3229,7 @@ JOIN offer xs ON xs.pk = c.owner_pk
 WHERE c.owner_entity = 'offer'
   AND xs.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT xs.sensitive
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT xs.sensitive AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
@@ -3256,7 +3254,7 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND (c.value IS NOT NULL OR c.channel_code IS NOT NULL)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND c.telecom_confidentiality IN (1, 2)
 UNION ALL
@@ -3280,10 +3278,10 @@ JOIN location xl ON xl.pk = c.owner_pk
 WHERE c.owner_entity = 'location'
   AND xl.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
-  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
+  AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
 UNION ALL
 SELECT
   'practitioner' AS owner_kind,
@@ -3327,7 +3325,7 @@ JOIN practitioner xp ON xp.pk = c.owner_pk
 WHERE c.owner_entity = 'practitioner'
   AND xp.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND EXISTS (SELECT 1 FROM practitioner_role ppr LEFT JOIN offer ppo ON ppo.source = ppr.source AND ppo.resource_id = ppr.offer_ref AND ppo.deleted_at IS NULL WHERE ppr.source = xp.source AND ppr.practitioner_ref = xp.resource_id AND ppr.deleted_at IS NULL AND (NOT COALESCE(ppo.sensitive, FALSE) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2))))
 UNION ALL
@@ -3377,7 +3375,7 @@ LEFT JOIN offer xro ON xro.source = xr.source AND xro.resource_id = xr.offer_ref
 WHERE c.owner_entity = 'practitioner_role'
   AND xr.deleted_at IS NULL
   AND c.contact_ord IS NOT NULL
-  AND c.pk = (SELECT MIN(m.pk) FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord)
+  AND NOT EXISTS (SELECT 1 FROM contact m WHERE m.owner_entity = c.owner_entity AND m.owner_pk = c.owner_pk AND m.contact_ord = c.contact_ord AND m.pk < c.pk)
   AND NOT COALESCE(xro.sensitive, FALSE)
   AND (c.contact_ord IS NULL OR c.contact_confidentiality IN (1, 2))
   AND NOT EXISTS (SELECT 1 FROM contact s WHERE s.owner_entity = c.owner_entity AND s.owner_pk = c.owner_pk AND s.contact_ord = c.contact_ord AND (s.value IS NOT NULL OR s.channel_code IS NOT NULL) AND (NOT COALESCE(xro.sensitive, FALSE) AND (s.contact_ord IS NULL OR s.contact_confidentiality IN (1, 2)) AND s.telecom_confidentiality IN (1, 2)))
@@ -3443,7 +3441,7 @@ FROM entity_code ec
 JOIN location xl ON xl.pk = ec.owner_pk
 WHERE ec.owner_entity = 'location'
   AND xl.deleted_at IS NULL
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
   AND NOT ec.kind IN ('outside_office_act', 'resource_profession', 'specific_act', 'specific_competence', 'taking_care_speciality')
 UNION ALL
 SELECT
@@ -3544,7 +3542,7 @@ SELECT
 FROM change_log cl
 JOIN location xl ON xl.source = cl.source AND xl.resource_id = cl.resource_id
 WHERE cl.entity = 'location'
-  AND NOT EXISTS (SELECT 1 FROM offer_location pol JOIN offer po ON po.pk = pol.offer_pk WHERE pol.location_ref = xl.resource_id AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
+  AND NOT EXISTS (SELECT 1 FROM offer_location pol CROSS JOIN offer po WHERE pol.location_ref = xl.resource_id AND po.pk = pol.offer_pk AND po.source = xl.source AND po.deleted_at IS NULL AND po.sensitive)
 UNION ALL
 SELECT
   cl.seq,
