@@ -184,3 +184,22 @@ def test_on_sqlite_the_policy_commands_explain_the_file_boundary(tmp_path: Path)
         result = runner.invoke(main, ["-c", str(config), "policy", *args])
         assert result.exit_code == 2, result.output
         assert "database file is the access boundary" in result.output
+
+
+def test_policy_commands_on_postgresql(postgres_url: str, role: str, tmp_path: Path) -> None:
+    config = tmp_path / "rorsync.toml"
+    config.write_text(f'[database]\nurl = "{postgres_url}"\n[policy]\nfeed_profile = 2\n')
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(main, ["-c", str(config), *args])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    assert "policy views rebuilt (feed profile 2)" in run("db", "upgrade")
+    assert f"role {role} created" in run("policy", "grant", role, "--profile", "3")
+    shown = run("policy", "show")
+    assert "feed profile: 2" in shown and "views: current" in shown
+    assert f"role {role}: profile 3 (NOLOGIN)" in shown
+    run("policy", "revoke", role)
+    assert role not in run("policy", "show")
