@@ -269,6 +269,20 @@ class PolicyConfig(_Section):
             raise ValueError(f"profiles must be 0 to 5, got {wrong}")
         return value
 
+    @field_validator("unknown_cu")
+    @classmethod
+    def _unknown_cu_profile(cls, value: Literal["deny"] | int) -> Literal["deny"] | int:
+        if isinstance(value, int) and not 0 <= value <= 5:
+            raise ValueError(f'must be "deny" or a profile 0 to 5, got {value}')
+        return value
+
+    @field_validator("personal_data_profiles")
+    @classmethod
+    def _personal_data_in_range(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and not all(0 <= profile <= 5 for profile in value):
+            raise ValueError(f"profiles must be 0 to 5, got {value}")
+        return value
+
 
 class ServiceSettings(_Section):
     listen: str = "127.0.0.1:9464"  # health and metrics; keep it on loopback

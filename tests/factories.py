@@ -9,11 +9,15 @@ import orjson
 
 from rorsync.model import (
     CapacityRow,
+    CodeRow,
     ContactRow,
     Entity,
+    EquipmentRow,
     LocationRow,
     OfferRow,
     OrganizationRow,
+    PractitionerRoleRow,
+    PractitionerRow,
     Record,
 )
 
@@ -27,6 +31,24 @@ def at(minutes: float) -> dt.datetime:
 def _record(entity: Entity, resource_id: str, last_updated: dt.datetime, row: Any, **children: Any) -> Record:
     payload = orjson.dumps({"id": resource_id, "v": last_updated.isoformat(), "row": row}, default=str)
     return Record(entity, resource_id, last_updated, children.pop("region", "11"), payload, row, **children)
+
+
+CHILDREN = ("contacts", "codes", "region")
+
+
+def _finish(
+    entity: Entity,
+    resource_id: str,
+    last_updated: dt.datetime,
+    row: Any,
+    fields: dict[str, Any],
+    *,
+    children: tuple[str, ...] = CHILDREN,
+) -> Record:
+    """``fields`` override ``row``, except the child-row keys, which go to the record."""
+    kept = {key: fields.pop(key) for key in children if key in fields}
+    row.update(fields)
+    return _record(entity, resource_id, last_updated, row, **kept)
 
 
 def organization(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
@@ -55,9 +77,7 @@ def organization(resource_id: str, last_updated: dt.datetime = T0, **fields: Any
         "orsan_level_code": None,
         "comment": None,
     }
-    children = {key: fields.pop(key) for key in ("contacts", "codes", "region") if key in fields}
-    row.update(fields)  # type: ignore[typeddict-item]
-    return _record(Entity.ORGANIZATION, resource_id, last_updated, row, **children)
+    return _finish(Entity.ORGANIZATION, resource_id, last_updated, row, fields)
 
 
 def offer(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
@@ -76,9 +96,7 @@ def offer(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Re
         "closing_type_code": None,
         "comment": None,
     }
-    children = {key: fields.pop(key) for key in ("contacts", "codes", "location_refs", "region") if key in fields}
-    row.update(fields)  # type: ignore[typeddict-item]
-    return _record(Entity.OFFER, resource_id, last_updated, row, **children)
+    return _finish(Entity.OFFER, resource_id, last_updated, row, fields, children=(*CHILDREN, "location_refs"))
 
 
 def location(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
@@ -99,13 +117,45 @@ def location(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) ->
         "managing_organization_ref": None,
         "part_of_ref": None,
     }
-    children = {
-        key: fields.pop(key)
-        for key in ("contacts", "capacities", "equipment", "residential", "region")
-        if key in fields
+    return _finish(
+        Entity.LOCATION,
+        resource_id,
+        last_updated,
+        row,
+        fields,
+        children=("contacts", "capacities", "equipment", "residential", "region"),
+    )
+
+
+def practitioner(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
+    row: PractitionerRow = {
+        "idnat_ps": f"8{resource_id}",
+        "family_name": "Martin",
+        "given_name": "Anne",
+        "prefix": None,
     }
-    row.update(fields)  # type: ignore[typeddict-item]
-    return _record(Entity.LOCATION, resource_id, last_updated, row, **children)
+    return _finish(Entity.PRACTITIONER, resource_id, last_updated, row, fields)
+
+
+def practitioner_role(resource_id: str, last_updated: dt.datetime = T0, **fields: Any) -> Record:
+    row: PractitionerRoleRow = {
+        "situation_identifier": f"SO-{resource_id}",
+        "practitioner_ref": None,
+        "offer_ref": None,
+        "organization_ref": None,
+        "location_ref": None,
+        "profession_code": "10",
+        "exercise_mode_code": "S",
+    }
+    return _finish(Entity.PRACTITIONER_ROLE, resource_id, last_updated, row, fields)
+
+
+def code(kind: str, value: str, table_id: str | None = None) -> CodeRow:
+    return {"kind": kind, "table_id": table_id, "code": value}
+
+
+def equipment(type_code: str, nb: int | None = 1) -> EquipmentRow:
+    return {"equipment_type_code": type_code, "nb_in_service": nb, "limits": None}
 
 
 def capacity(status: str, nb: int, **codes: str) -> CapacityRow:

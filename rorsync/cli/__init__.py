@@ -12,6 +12,9 @@ import click
 from rorsync import __version__
 from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
+from rorsync.cli.export import export
+from rorsync.cli.nos import nos
+from rorsync.cli.policy import policy
 from rorsync.cli.simulate import simulate
 from rorsync.cli.status import status
 from rorsync.config import DEFAULT_CONFIG_PATH
@@ -33,5 +36,5 @@ def main(config: Path | None) -> None:
     """
 
 
-for command in (config_command, db, simulate, status):
+for command in (config_command, db, status, nos, policy, export, simulate):
     main.add_command(command)

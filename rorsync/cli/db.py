@@ -1,13 +1,17 @@
-"""``rorsync db``: create and migrate the mirror's schema."""
+"""``rorsync db``: create and migrate the mirror's schema, its nomenclatures and its policy views."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import click
 
 from rorsync.cli.common import run_async, settings_of, with_database
 from rorsync.config import Settings
+from rorsync.policy.views import ensure_views
 from rorsync.store import migrate
 from rorsync.store.engine import Database
+from rorsync.store.nomenclature import seed_packaged
 
 
 @click.group()
@@ -15,21 +19,40 @@ def db() -> None:
     """Manage the database schema."""
 
 
+@dataclass(frozen=True, slots=True)
+class _Upgrade:
+    before: str | None
+    after: str | None
+    seeded: list[str]  # nomenclature tables whose labels the package changed
+    views_rebuilt: bool | None  # None: not at head, views untouched
+
+
 @db.command("upgrade")
 @click.option("--revision", default="head", show_default=True, help="Target schema revision.")
 @click.pass_context
 def upgrade(ctx: click.Context, revision: str) -> None:
-    """Create or migrate the schema (safe to run at every start; concurrent runs queue)."""
-    before, after = run_async(_upgrade(settings_of(ctx), revision))
-    if before == after:
-        click.echo(f"schema already at revision {after}")
+    """Create or migrate the schema, seed the packaged code labels and (re)build the policy views
+    for the configured [policy] (safe to run at every start; concurrent runs queue)."""
+    settings = settings_of(ctx)
+    report = run_async(_upgrade(settings, revision))
+    if report.before == report.after:
+        click.echo(f"schema already at revision {report.after}")
     else:
-        click.echo(f"schema upgraded from {before or 'empty'} to {after}")
+        click.echo(f"schema upgraded from {report.before or 'empty'} to {report.after}")
+    if report.seeded:
+        click.echo(f"code labels: {len(report.seeded)} NOS tables loaded from the package")
+    if report.views_rebuilt is not None:
+        state = "rebuilt" if report.views_rebuilt else "already current"
+        click.echo(f"policy views {state} (feed profile {settings.feed_profile})")
 
 
 @with_database
-async def _upgrade(db: Database, settings: Settings, revision: str) -> tuple[str | None, str | None]:
-    return await migrate.upgrade(db, revision)
+async def _upgrade(db: Database, settings: Settings, revision: str) -> _Upgrade:
+    before, after = await migrate.upgrade(db, revision)
+    if after != migrate.head_revision():
+        return _Upgrade(before, after, [], None)
+    seeded = [change.table_id for change in await seed_packaged(db) if change.changed]
+    return _Upgrade(before, after, seeded, await ensure_views(db, settings))
 
 
 @db.command("downgrade")

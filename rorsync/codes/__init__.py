@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 from importlib import resources
 
@@ -26,6 +26,7 @@ class CodeTable:
     oid: str
     labels: dict[str, str]
     expired: frozenset[str]
+    valid_until: dict[str, str] = field(default_factory=dict)  # end-of-validity dates of expired codes
 
     @property
     def fhir_system(self) -> str:
@@ -41,6 +42,7 @@ class _Catalogue:
     tables: dict[str, CodeTable]
     by_oid: dict[str, str]
     department_region: dict[str, str]
+    bundle: str
 
 
 @cache
@@ -49,10 +51,10 @@ def _catalogue() -> _Catalogue:
     tables: dict[str, CodeTable] = {}
     for table_id, entry in raw["tables"].items():
         labels = {code: label for code, label, _ in entry["codes"]}
-        expired = frozenset(code for code, _, until in entry["codes"] if until)
-        tables[table_id] = CodeTable(table_id, entry["name"], entry["oid"], labels, expired)
+        valid_until = {code: until for code, _, until in entry["codes"] if until}
+        tables[table_id] = CodeTable(table_id, entry["name"], entry["oid"], labels, frozenset(valid_until), valid_until)
     by_oid = {table.oid: table_id for table_id, table in tables.items()}
-    return _Catalogue(tables, by_oid, dict(raw["department_region"]))
+    return _Catalogue(tables, by_oid, dict(raw["department_region"]), raw["source"])
 
 
 def fhir_system_for_name(name: str) -> str:
@@ -71,6 +73,11 @@ def table(table_id: str) -> CodeTable:
 
 def tables() -> list[CodeTable]:
     return list(_catalogue().tables.values())
+
+
+def bundle() -> str:
+    """File name of the published NOS bundle the packaged tables were derived from."""
+    return _catalogue().bundle
 
 
 def label(table_id: str, code: str | None) -> str | None:

@@ -38,6 +38,7 @@ class NosTable:
     description: str
     codes: list[NosCode] = field(default_factory=list)
     pairs: list[tuple[str, str]] = field(default_factory=list)
+    updated: str | None = None  # "Date MàJ" of the description line (YYYYMMDDhhmmss), the table's version
 
 
 def decode(data: bytes) -> str:
@@ -72,7 +73,8 @@ def parse_tabs(data: bytes, filename: str) -> NosTable:
         raise NosFormatError(f"{filename}:{meta_number}: description has {len(meta)} fields, expected 4 or more")
     oid, kind, file_field, description = (value.strip() for value in meta[:4])
     name = PurePath(file_field or filename).stem
-    table = NosTable(table_id_of(name), name, kind, oid, description)
+    updated = meta[7].strip() if len(meta) > 7 and meta[7].strip() else None
+    table = NosTable(table_id_of(name), name, kind, oid, description, updated=updated)
     header = numbered[1][1].split(";")
     is_code_list = len(header) > 1 and header[1].strip() == "<Code>"
     for number, line in numbered[2:]:

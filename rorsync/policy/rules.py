@@ -26,6 +26,7 @@ from typing import Final
 
 PROFILES: Final = (0, 1, 2, 3, 4, 5)
 MEDICO_SOCIAL_ACTIVITY_FIELD: Final = "04"
+CONFIDENTIALITY_LEVELS: Final = (1, 2, 3)  # TRE_R283; anything else counts as very restricted
 
 
 class ElementClass(StrEnum):
@@ -52,6 +53,7 @@ class Grant:
     not_sensitive: bool = False  # hidden when the offer (or any offer of the location) is sensitive
     medico_social_only: bool = False  # only for médico-social offers
     temporary_assignment: str | None = None  # capacity lines: only this TRE_R337 code (P0 switch)
+    capacity_statuses: frozenset[str] | None = None  # capacity lines: only these TRE_R330 statuses (P0 switch)
 
 
 ALWAYS: Final = (Grant(),)
@@ -126,6 +128,7 @@ DEFAULT_RULES: Final[Rules] = MappingProxyType(
 CAPACITY_INSTALLED_STATUSES: Final = frozenset({"01", "08", "09"})
 CAPACITY_SUPPLEMENTARY_STATUS: Final = "06"
 P0_CAPACITY_ASSIGNMENT: Final = "01"  # temporaryAssignement "Aucune"
+P0_CAPACITY_STATUSES: Final = frozenset({"01"})  # §8 names status 01 only, not the newer 08/09 counts
 
 
 def capacity_class(status: str, additional_bed_type: str, crisis_type: str) -> ElementClass:
@@ -157,12 +160,19 @@ class PolicySettings:
         table = {element: dict(grants) for element, grants in DEFAULT_RULES.items()}
         if self.p0_installed_capacity:
             table[ElementClass.CAPACITY_INSTALLED][0] = (
-                Grant(not_sensitive=True, temporary_assignment=P0_CAPACITY_ASSIGNMENT),
+                Grant(
+                    not_sensitive=True,
+                    temporary_assignment=P0_CAPACITY_ASSIGNMENT,
+                    capacity_statuses=P0_CAPACITY_STATUSES,
+                ),
             )
         if self.personal_data_profiles is not None:
+            # A listed profile without a default rule (P0, P4) follows the description rule of the
+            # offer the person serves, so P0 still never sees people of a sensitive unit.
             default = DEFAULT_RULES[ElementClass.PERSONAL_DATA]
+            description = DEFAULT_RULES[ElementClass.OFFER_DESCRIPTION]
             table[ElementClass.PERSONAL_DATA] = {
-                profile: (default[profile] or ALWAYS) if profile in self.personal_data_profiles else NEVER
+                profile: (default[profile] or description[profile]) if profile in self.personal_data_profiles else NEVER
                 for profile in PROFILES
             }
         capped = {
@@ -179,12 +189,16 @@ def _intersect(mine: tuple[Grant, ...], ceiling: tuple[Grant, ...]) -> tuple[Gra
         for b in ceiling:
             if a.temporary_assignment and b.temporary_assignment and a.temporary_assignment != b.temporary_assignment:
                 continue
+            statuses = [group for group in (a.capacity_statuses, b.capacity_statuses) if group is not None]
+            if statuses and not frozenset.intersection(*statuses):
+                continue
             levels = [level for level in (a.max_level, b.max_level) if level is not None]
             grant = Grant(
                 max_level=min(levels) if levels else None,
                 not_sensitive=a.not_sensitive or b.not_sensitive,
                 medico_social_only=a.medico_social_only or b.medico_social_only,
                 temporary_assignment=a.temporary_assignment or b.temporary_assignment,
+                capacity_statuses=frozenset.intersection(*statuses) if statuses else None,
             )
             if grant not in merged:
                 merged.append(grant)
@@ -200,24 +214,35 @@ def allows(
     medico_social: bool = False,
     levels: tuple[int | None, ...] = (),
     temporary_assignment: str | None = None,
+    capacity_status: str | None = None,
 ) -> bool:
     """Evaluate the rule table for one element instance (used outside SQL: simulator, exports).
 
     ``levels`` holds the confidentiality levels that must all pass (contact level and telecom
-    level for a contact telecom); a missing level counts as very restricted, the safe reading.
+    level for a contact telecom); a missing level, or one outside TRE_R283, counts as very
+    restricted, the safe reading.
     """
     return any(
-        _grant_matches(grant, sensitive, medico_social, levels, temporary_assignment)
+        _grant_matches(
+            grant,
+            sensitive=sensitive,
+            medico_social=medico_social,
+            levels=levels,
+            temporary_assignment=temporary_assignment,
+            capacity_status=capacity_status,
+        )
         for grant in rules[element][profile]
     )
 
 
 def _grant_matches(
     grant: Grant,
+    *,
     sensitive: bool,
     medico_social: bool,
     levels: tuple[int | None, ...],
     temporary_assignment: str | None,
+    capacity_status: str | None,
 ) -> bool:
     if grant.not_sensitive and sensitive:
         return False
@@ -225,6 +250,13 @@ def _grant_matches(
         return False
     if grant.temporary_assignment is not None and temporary_assignment != grant.temporary_assignment:
         return False
+    if grant.capacity_statuses is not None and capacity_status not in grant.capacity_statuses:
+        return False
     if grant.max_level is not None:
-        return all(level is not None and level <= grant.max_level for level in levels)
+        return all(level in visible_levels(grant.max_level) for level in levels)
     return True
+
+
+def visible_levels(max_level: int) -> tuple[int, ...]:
+    """The TRE_R283 levels a level ceiling lets through (1 … ``max_level``)."""
+    return tuple(level for level in CONFIDENTIALITY_LEVELS if level <= max_level)

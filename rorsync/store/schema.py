@@ -144,7 +144,7 @@ organization = _entity_table(
     Column("drop_zone", Boolean),
     Column("orsan_level_code", String(8)),
     Column("comment", Text),
-    indexes=("parent_ref", "finess", "id_nat_struct", "oi_id"),
+    indexes=("parent_ref", "finess", "id_nat_struct", "oi_id", "region"),
 )
 
 offer = _entity_table(
@@ -162,7 +162,7 @@ offer = _entity_table(
     Column("reopening_at", Timestamp),
     Column("closing_type_code", String(8)),
     Column("comment", Text),
-    indexes=("organization_ref", "offer_identifier"),
+    indexes=("organization_ref", "offer_identifier", "region"),
 )
 
 location = _entity_table(
@@ -179,7 +179,7 @@ location = _entity_table(
     Column("longitude", Float),
     Column("managing_organization_ref", String(128)),
     Column("part_of_ref", String(128)),
-    indexes=("location_identifier", "managing_organization_ref"),
+    indexes=("location_identifier", "managing_organization_ref", "region"),
 )
 
 practitioner = _entity_table(
@@ -367,6 +367,7 @@ nomenclature_table = Table(
     Column("oid", String(64)),
     Column("origin", Text, nullable=False),  # "packaged:<bundle>" or the imported file name
     Column("loaded_at", Timestamp, nullable=False),
+    Column("version", String(16)),  # the table's "Date MàJ" (YYYYMMDDhhmmss); packaged: the bundle date
 )
 
 nomenclature = Table(
@@ -376,4 +377,16 @@ nomenclature = Table(
     Column("code", String(64), primary_key=True),
     Column("label", Text, nullable=False),
     Column("valid_until", String(16)),
+)
+
+# --- read model ------------------------------------------------------------------------------------
+
+policy_state = Table(
+    "policy_state",
+    metadata,
+    Column("key", String(32), primary_key=True),  # "views"
+    Column("fingerprint", String(64), nullable=False),  # SHA-256 of the DDL of the per-profile views
+    Column("settings", Text, nullable=False),  # JSON: the policy settings the views were built with
+    Column("views", Text, nullable=False),  # JSON list of the view names, so a rebuild drops them all
+    Column("built_at", Timestamp, nullable=False),
 )

@@ -24,8 +24,15 @@ async def _tables(db: Database) -> set[str]:
         return set(await conn.run_sync(lambda sync: inspect(sync).get_table_names())) - {"alembic_version"}
 
 
-async def test_upgrade_from_empty_matches_the_live_schema(database_url: str) -> None:
+async def _at_base(database_url: str) -> Database:
+    """The database with no rorsync schema (other tests leave the shared PostgreSQL one at head)."""
     db = Database(database_url)
+    await migrate.downgrade(db, "base")
+    return db
+
+
+async def test_upgrade_from_empty_matches_the_live_schema(database_url: str) -> None:
+    db = await _at_base(database_url)
     try:
         assert await migrate.current_revision(db) is None
         before, after = await migrate.upgrade(db)
@@ -52,7 +59,7 @@ async def test_downgrade_then_upgrade_round_trip(database_url: str) -> None:
 
 
 async def test_a_process_refuses_an_outdated_or_unknown_schema(database_url: str) -> None:
-    db = Database(database_url)
+    db = await _at_base(database_url)
     try:
         with pytest.raises(migrate.SchemaOutdatedError, match="run `rorsync db upgrade`"):
             await migrate.require_current_schema(db)
