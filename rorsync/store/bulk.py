@@ -31,7 +31,9 @@ def _compiled(
     order = tuple(compiled.positiontup or ())
     if sorted(order) != sorted(columns):
         raise RuntimeError(f"{table.name}: the {dialect.name} dialect does not compile positional parameters")
-    processors = tuple(table.c[name].type.bind_processor(dialect) for name in order)
+    # The dialect's own implementation of each type (SQLite's DATETIME text format, ...), exactly
+    # what the compiler would use: the generic type's processor would differ.
+    processors = tuple(table.c[name].type.dialect_impl(dialect).bind_processor(dialect) for name in order)
     return str(compiled), order, processors
 
 

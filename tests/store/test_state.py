@@ -100,3 +100,15 @@ async def test_purge_takes_child_rows_along(database: Database) -> None:
         await purge_tombstones(ctx, Entity.LOCATION, deleted_before=ctx.seen_at + dt.timedelta(seconds=1))
     for table in (schema.location, schema.capacity, schema.contact):
         assert await _count(database, table) == 0
+
+
+async def test_bulk_written_times_compare_exactly_with_query_parameters(database: Database) -> None:
+    """A row written at T is not "seen before T": stored and bound instants share one format."""
+    async with database.write() as conn:
+        ctx = WriteContext(conn, Source.FHIR, NOW)
+        await apply_records(ctx, [f.organization("o1"), f.location("l1", capacities=[f.capacity("01", 3)])])
+        for entity in (Entity.ORGANIZATION, Entity.LOCATION):
+            assert await tombstone_unseen(ctx, entity, seen_before=NOW) == 0
+    async with database.read() as conn:
+        stored = (await conn.execute(select(schema.organization.c.last_seen))).scalar_one()
+    assert stored == NOW
