@@ -12,6 +12,8 @@ import click
 from rorsync import __version__
 from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
+from rorsync.cli.resync import resync
+from rorsync.cli.run import run
 from rorsync.cli.status import status
 from rorsync.config import DEFAULT_CONFIG_PATH
 
@@ -32,5 +34,5 @@ def main(config: Path | None) -> None:
     """
 
 
-for command in (config_command, db, status):
+for command in (config_command, db, status, run, resync):
     main.add_command(command)

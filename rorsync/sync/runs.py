@@ -9,8 +9,9 @@ operator reading the journal all see the same outcome.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 
 from rorsync import metrics
@@ -32,6 +33,31 @@ class RunHandle:
         return {**self.counts.as_dict(), **{k: v for k, v in self.extra.items() if v}}
 
 
+@dataclass(frozen=True, slots=True)
+class RunOutcome:
+    run_id: int
+    status: str
+    error: str | None
+
+
+_observed: ContextVar[list[RunOutcome] | None] = ContextVar("rorsync_observed_runs", default=None)
+
+
+@contextmanager
+def observe_runs() -> Iterator[list[RunOutcome]]:
+    """Collect the outcome of every run journaled inside this context (and the tasks it starts).
+
+    Engines journal their own runs; whoever drives them (the service, ``rorsync resync``) learns
+    through this whether the work ended ok, partial or failed without knowing the run ids.
+    """
+    outcomes: list[RunOutcome] = []
+    token = _observed.set(outcomes)
+    try:
+        yield outcomes
+    finally:
+        _observed.reset(token)
+
+
 def describe_error(error: BaseException) -> str:
     """The message an operator reads in the journal: the error's own words, typed."""
     text = str(error) or repr(error)
@@ -51,6 +77,8 @@ async def journaled_run(
         metrics.RUN_SECONDS.labels(source.value, kind, status).observe((ended - started).total_seconds())
         if status == RunStatus.OK:
             metrics.LAST_SUCCESS.labels(source.value, kind).set(ended.timestamp())
+        if (observed := _observed.get()) is not None:
+            observed.append(RunOutcome(run.id, status, error))
 
     try:
         yield run
