@@ -116,6 +116,22 @@ class _StderrHandler(logging.StreamHandler[TextIO]):
         pass
 
 
+class _OverrunFilter(logging.Filter):
+    """APScheduler warns at every firing that finds the previous run still going: keep that for DEBUG.
+
+    With ``max_instances=1`` the skip is the intended behaviour, and a job slower than its interval
+    would otherwise write a warning every interval.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if "maximum number of running instances reached" in record.getMessage():
+            return logging.getLogger().isEnabledFor(logging.DEBUG)
+        return True
+
+
+_OVERRUNS = _OverrunFilter()
+
+
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     """(Re)configure the root logger; called at start-up and again on a configuration reload."""
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
@@ -127,3 +143,6 @@ def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -
     root.setLevel(settings.level)
     for library, level in _QUIET_LIBRARIES.items():
         logging.getLogger(library).setLevel(max(level, logging.getLevelName(settings.level)))
+    scheduler = logging.getLogger("apscheduler.scheduler")
+    if _OVERRUNS not in scheduler.filters:
+        scheduler.addFilter(_OVERRUNS)

@@ -132,6 +132,7 @@ class Daemon:
         )
         self._background: set[asyncio.Task[Any]] = set()
         self._stop = asyncio.Event()
+        self._stopping = False
         self._wake_requests = asyncio.Event()
         self._reload_lock = asyncio.Lock()
         self._exit: DaemonExit | None = None
@@ -220,6 +221,7 @@ class Daemon:
     async def _shutdown(self) -> None:
         self._notifier.stopping()
         logger.info("stopping")
+        self._stopping = True  # the scheduler stops asynchronously: a last firing must not start a run
         self._scheduler.shutdown()
         await self._cancel(self._background)
         await self._cancel([s.bring_up for s in self._sources.values() if s.bring_up])
@@ -340,10 +342,14 @@ class Daemon:
     async def _fire(self, source: Source, job: Job) -> None:
         """A scheduled firing: run the job, unless equivalent work already runs in its lane."""
         lane = self._lane(lane_key(source, job.kind, job.name), source)
+        if self._stopping:
+            return
         if lane.busy:
             logger.debug("%s skipped: %s is running", job.name, lane.running, extra=fields(job=job.name))
             return
-        await lane.submit(job.run, timeout=job.timeout, description=job.name, long=job.kind in FULL_KINDS)
+        # Stopping cancels the runs through their lanes; the firing itself just ends, quietly.
+        with contextlib.suppress(asyncio.CancelledError):
+            await lane.submit(job.run, timeout=job.timeout, description=job.name, long=job.kind in FULL_KINDS)
 
     def _lane(self, key: str, source: Source | None) -> Lane:
         lane = self._lanes.get(key)

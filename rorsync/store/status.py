@@ -85,7 +85,7 @@ async def _open_requests(conn: AsyncConnection) -> dict[str, int]:
         .where(requests.c.status.in_([PENDING, RUNNING]))
         .group_by(requests.c.status)
     )
-    return {str(status): int(count) for status, count in rows.tuples()}
+    return {str(status): int(count) for status, count in rows}
 
 
 async def _scalar(conn: AsyncConnection, statement: object) -> int:

@@ -64,14 +64,16 @@ def describe_error(error: BaseException) -> str:
     return f"{type(error).__name__}: {text}"
 
 
+_CANCELLED = "cancelled (per-run timeout or shutdown)"
+
+
 @asynccontextmanager
 async def journaled_run(
     db: Database, source: Source, kind: str, *, scope: str | None = None, clock: Clock = utcnow
 ) -> AsyncIterator[RunHandle]:
     started = clock()
-    run = RunHandle(await start_run(db, source, kind, scope=scope, now=started))
 
-    async def finish(status: str, error: str | None) -> None:
+    async def finish(run: RunHandle, status: str, error: str | None) -> None:
         ended = clock()
         await finish_run(db, run.id, status=status, now=ended, counts=run.summary(), error=error)
         metrics.RUN_SECONDS.labels(source.value, kind, status).observe((ended - started).total_seconds())
@@ -80,15 +82,23 @@ async def journaled_run(
         if (observed := _observed.get()) is not None:
             observed.append(RunOutcome(run.id, status, error))
 
+    # The journal writes are shielded: a cancellation arriving while one is in flight (a shutdown
+    # racing the start or the end of a run) must not leave the run "running" forever.
+    starting = asyncio.ensure_future(start_run(db, source, kind, scope=scope, now=started))
+    try:
+        run = RunHandle(await asyncio.shield(starting))
+    except asyncio.CancelledError:
+        await asyncio.shield(finish(RunHandle(await starting), RunStatus.INTERRUPTED, _CANCELLED))
+        raise
     try:
         yield run
     except asyncio.CancelledError:
-        await asyncio.shield(finish(RunStatus.INTERRUPTED, "cancelled (per-run timeout or shutdown)"))
+        await asyncio.shield(finish(run, RunStatus.INTERRUPTED, _CANCELLED))
         raise
     except Exception as error:
-        await finish(RunStatus.FAILED, describe_error(error))
+        await asyncio.shield(finish(run, RunStatus.FAILED, describe_error(error)))
         raise
-    await finish(RunStatus.PARTIAL if run.failures else RunStatus.OK, _failures(run.failures))
+    await asyncio.shield(finish(run, RunStatus.PARTIAL if run.failures else RunStatus.OK, _failures(run.failures)))
 
 
 def _failures(failures: list[str], shown: int = 20) -> str | None:
