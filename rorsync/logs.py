@@ -130,14 +130,16 @@ class _OverrunFilter(logging.Filter):
 
 
 _OVERRUNS = _OverrunFilter()
+_HANDLER_NAME = "rorsync"  # a reload replaces our handler, and only ours
 
 
 def configure_logging(settings: LoggingSettings, stream: TextIO | None = None) -> None:
     """(Re)configure the root logger; called at start-up and again on a configuration reload."""
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(formatter_for(settings.format, stream or sys.stderr))
+    handler.set_name(_HANDLER_NAME)
     root = logging.getLogger()
-    for old in list(root.handlers):
+    for old in [h for h in root.handlers if h.get_name() == _HANDLER_NAME]:
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(settings.level)

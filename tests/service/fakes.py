@@ -121,6 +121,8 @@ class FakeEngine:
         for resource_id, updated in sorted(self.remote.items()):
             await writer.add(f.organization(resource_id, updated))
         newest = max(self.remote.values(), default=f.T0)
+        beds = f.capacity("01", len(self.remote), updated_at=newest)  # type: ignore[arg-type]
+        await writer.add(f.location("site", newest, capacities=[beds]))
         await writer.flush(cursors={"delta": newest.isoformat()})
 
     async def _load(self, run_id: int, progress: Progress) -> None:
