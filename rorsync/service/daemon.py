@@ -131,6 +131,7 @@ class Daemon:
             db, self, owner=self._instance.instance, debounce=settings.service.resync_debounce, clock=clock
         )
         self._background: set[asyncio.Task[Any]] = set()
+        self.started = asyncio.Event()  # set once start-up is done (when systemd hears READY=1)
         self._stop = asyncio.Event()
         self._stopping = False
         self._wake_requests = asyncio.Event()
@@ -203,6 +204,7 @@ class Daemon:
         if not self._sources:
             logger.warning("no source is enabled: the daemon only serves health and metrics")
         self._notifier.ready(self._summary())
+        self.started.set()
 
     async def _refuse_second_daemon(self, now: dt.datetime) -> None:
         for other in await live_daemons(self.db, now=now, ttl=self._timings.heartbeat_ttl):

@@ -123,6 +123,7 @@ def engines(monkeypatch: pytest.MonkeyPatch) -> Register:
 @asynccontextmanager
 async def running(daemon: Daemon) -> AsyncIterator[asyncio.Task[int]]:
     task = asyncio.create_task(daemon.run())
+    await asyncio.wait([task, asyncio.ensure_future(daemon.started.wait())], return_when=asyncio.FIRST_COMPLETED)
     try:
         yield task
     finally:
