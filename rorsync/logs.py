@@ -24,7 +24,7 @@ import orjson
 from rorsync.config import LoggingSettings
 
 _PRIORITIES = {logging.DEBUG: 7, logging.INFO: 6, logging.WARNING: 4, logging.ERROR: 3, logging.CRITICAL: 2}
-_QUIET_LIBRARIES = {"apscheduler": logging.WARNING, "aiohttp.access": logging.WARNING}
+_QUIET_LIBRARIES = {"apscheduler": logging.WARNING, "aiohttp.access": logging.WARNING, "alembic": logging.WARNING}
 
 
 def fields(**values: object) -> dict[str, Any]:

@@ -20,11 +20,11 @@ from rorsync.store.engine import Database
 from rorsync.store.state import get_cursor
 from rorsync.sync.engine import Job, ResyncRequest
 from rorsync.sync.progress import Progress
-from rorsync.sync.runs import journaled_run
+from rorsync.sync.runs import RunHandle, journaled_run
 from rorsync.sync.writer import BatchWriter
 from tests import factories as f
 
-Body = Callable[[int, Progress], Awaitable[None]]
+Body = Callable[[RunHandle, Progress], Awaitable[None]]
 LOADED = "initial:done"
 LOAD_OFFSET = "initial:offset"
 
@@ -108,7 +108,7 @@ class FakeEngine:
                     await asyncio.sleep(3600)
                 if behaviour.fail:
                     raise RuntimeError(f"{self.name} {what} broke")
-                await body(run.id, progress)
+                await body(run, progress)
                 if behaviour.partial:
                     run.failures.append("Organization/x: meta.lastUpdated is missing")
             finally:
@@ -116,8 +116,8 @@ class FakeEngine:
                 if what in ("delta", "resync"):
                     self.running["changes"] -= 1
 
-    async def _write_remote(self, run_id: int, progress: Progress) -> None:
-        writer = BatchWriter(self.db, self.source, batch_size=100, run_id=run_id)
+    async def _write_remote(self, run: RunHandle, progress: Progress) -> None:
+        writer = BatchWriter(self.db, self.source, batch_size=100, run_id=run.id, counts=run.counts)
         for resource_id, updated in sorted(self.remote.items()):
             await writer.add(f.organization(resource_id, updated))
         newest = max(self.remote.values(), default=f.T0)
@@ -125,14 +125,15 @@ class FakeEngine:
         await writer.add(f.location("site", newest, capacities=[beds]))
         await writer.flush(cursors={"delta": newest.isoformat()})
 
-    async def _load(self, run_id: int, progress: Progress) -> None:
+    async def _load(self, run: RunHandle, progress: Progress) -> None:
         """Resumable: each batch commits its offset with its rows, like a real export load."""
         async with self.db.read() as conn:
             offset = int(await get_cursor(conn, self.source, LOAD_OFFSET) or 0)
-        progress.start(f"{self.name} initial load", self.organizations)
-        progress.advance(offset)
+        progress.start(f"{self.name} initial load", self.organizations - offset)
         # One more than a batch: add() never flushes on its own, each flush carries its offset.
-        writer = BatchWriter(self.db, self.source, batch_size=self.batch + 1, run_id=run_id, progress=progress)
+        writer = BatchWriter(
+            self.db, self.source, batch_size=self.batch + 1, run_id=run.id, progress=progress, counts=run.counts
+        )
         while offset < self.organizations:
             end = min(offset + self.batch, self.organizations)
             await writer.add_all(f.organization(f"org{i:05d}") for i in range(offset, end))
