@@ -131,6 +131,8 @@ class Daemon:
             db, self, owner=self._instance.instance, debounce=settings.service.resync_debounce, clock=clock
         )
         self._background: set[asyncio.Task[Any]] = set()
+        self._draining: set[asyncio.Task[None]] = set()  # replaced engines waiting for their runs to end
+        self._registered = False
         self.started = asyncio.Event()  # set once start-up is done (when systemd hears READY=1)
         self._stop = asyncio.Event()
         self._stopping = False
@@ -179,6 +181,7 @@ class Daemon:
         dead_daemons = {owner for owner in await running_owners(self.db) if owner.startswith(f"{DAEMON}:")}
         requeued = await requeue_requests(self.db, picked_by=dead_daemons)
         await beat(self.db, self._instance, now=now)
+        self._registered = True
         try:
             engines = engine_registry.build_engines(self.settings, self.db)
             self._http = await self._serve_http(self.settings.service.listen)
@@ -222,7 +225,8 @@ class Daemon:
 
     async def _shutdown(self) -> None:
         self._notifier.stopping()
-        logger.info("stopping")
+        if self.started.is_set():
+            logger.info("stopping")
         self._stopping = True  # the scheduler stops asynchronously: a last firing must not start a run
         self._scheduler.shutdown()
         await self._cancel(self._background)
@@ -232,13 +236,15 @@ class Daemon:
             _, late = await asyncio.wait(running, timeout=self._timings.stop_grace)
             if late:
                 logger.warning("%d runs did not stop in time", len(late))
+        await asyncio.gather(*self._draining)  # their lanes are idle now: replaced engines close
         await self._dispatcher.stop()
-        await self._quietly(requeue_requests(self.db, picked_by=[self._instance.instance]), "requeue requests")
         for source in self._sources.values():
             await self._quietly(source.engine.aclose(), f"close the {source.engine.source.value} engine")
         if self._http is not None:
             await self._http.cleanup()
-        await self._quietly(remove_instance(self.db, self._instance), "remove the heartbeat")
+        if self._registered:
+            await self._quietly(requeue_requests(self.db, picked_by=[self._instance.instance]), "requeue requests")
+            await self._quietly(remove_instance(self.db, self._instance), "remove the heartbeat")
         self._notifier.close()
 
     async def _quietly(self, work: Awaitable[object], what: str) -> None:
@@ -360,16 +366,25 @@ class Daemon:
         return lane
 
     async def _retire(self, source: Source) -> None:
-        """Stop scheduling an engine; close it once the runs it started have ended."""
+        """Stop scheduling an engine, and close it in the background once its running work has ended.
+
+        A reload must not wait for a reconcile that may run for hours: the new engine's jobs start
+        at once and skip their firings while the old run still holds the lane.
+        """
         retired = self._sources.pop(source)
         self._scheduler.remove([job.name for job in retired.jobs])
         if retired.bring_up is not None:
             await self._cancel([retired.bring_up])
         draining = [lane for lane in self._lanes.values() if lane.source == source and lane.busy]
-        if draining:
-            logger.info("%s: waiting for %d running jobs before closing the old engine", source.value, len(draining))
-            await asyncio.gather(*(lane.idle() for lane in draining))
-        await self._quietly(retired.engine.aclose(), f"close the old {source.value} engine")
+        task = asyncio.create_task(self._close_when_idle(retired.engine, draining), name=f"close old {source.value}")
+        self._draining.add(task)
+        task.add_done_callback(self._draining.discard)
+
+    async def _close_when_idle(self, engine: SourceEngine, lanes: list[Lane]) -> None:
+        try:
+            await asyncio.gather(*(lane.idle() for lane in lanes))
+        finally:
+            await self._quietly(engine.aclose(), f"close the replaced {engine.source.value} engine")
 
     # --- resync requests (the ResyncHost protocol) -----------------------------------------------
 
