@@ -171,6 +171,10 @@ class Daemon:
     def wake_requests(self) -> None:
         self._wake_requests.set()
 
+    def fire_now(self, job_name: str) -> None:
+        """Fire a scheduled job now through the scheduler, exactly as its trigger would (demo, tests)."""
+        self._scheduler.run_now(job_name)
+
     async def _start(self) -> None:
         self._notifier.status("starting")
         await require_current_schema(self.db)

@@ -72,6 +72,10 @@ class JobScheduler:
             extra=fields(job=job.name, kind=job.kind, timeout=job.timeout, next_run=scheduled.next_run_time),
         )
 
+    def run_now(self, name: str) -> None:
+        """Fire a scheduled job at once (its trigger resumes afterwards), as if its time had come."""
+        self._scheduler.modify_job(name, next_run_time=dt.datetime.now(dt.UTC))
+
     def remove(self, names: list[str]) -> None:
         for name in names:
             if self._scheduler.get_job(name) is not None:
