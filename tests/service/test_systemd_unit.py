@@ -14,7 +14,7 @@ ROOT = Path(__file__).resolve().parents[2]
 UNIT = ROOT / "systemd" / "rorsync.service"
 INSTALLED = "/opt/rorsync/venv/bin/rorsync"  # the install path documented in docs/operations.md
 
-pytestmark = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+needs_systemd = pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
 
 
 @pytest.fixture
@@ -31,16 +31,26 @@ def unit_copy(tmp_path: Path) -> Path:
     return copy
 
 
+def test_the_admin_wrapper_runs_commands_as_the_unit_does() -> None:
+    unit = UNIT.read_text()
+    wrapper = (ROOT / "systemd" / "rorsync-admin").read_text()
+    for setting in re.findall(r"^((?:User|Group|StateDirectory|UMask|Environment|LoadCredential)=.*)$", unit, re.M):
+        assert f"--property={setting}" in wrapper, setting
+    assert f'{INSTALLED} "$@"' in wrapper
+
+
 def analyze(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(["systemd-analyze", *args], capture_output=True, text=True, timeout=60, check=False)
 
 
+@needs_systemd
 def test_the_unit_passes_systemd_analyze_verify(unit_copy: Path) -> None:
     result = analyze("verify", str(unit_copy))
     complaints = [line for line in (result.stdout + result.stderr).splitlines() if "rorsync.service" in line]
     assert result.returncode == 0 and not complaints, result.stdout + result.stderr
 
 
+@needs_systemd
 def test_the_unit_exposure_level_is_at_most_2(unit_copy: Path) -> None:
     result = analyze("security", "--offline=yes", str(unit_copy))
     match = re.search(r"Overall exposure level for rorsync\.service: (\d+\.\d+)", result.stdout)
