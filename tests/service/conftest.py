@@ -72,19 +72,35 @@ def to_toml(data: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def db_url(tmp_path: Path) -> str:
+def database_url(tmp_path: Path) -> str:
+    """SQLite only here: the service logic is the same on PostgreSQL, which the store tests cover."""
     return f"sqlite:///{tmp_path / 'mirror.sqlite'}"
 
 
 @pytest.fixture
-async def mirror(db_url: str) -> AsyncIterator[Database]:
-    """An upgraded SQLite mirror (the service logic is the same on PostgreSQL; the store tests cover both)."""
-    db = Database(db_url)
-    await migrate.upgrade(db)
-    try:
-        yield db
-    finally:
-        await db.close()
+def db_url(database_url: str) -> str:
+    return database_url
+
+
+@pytest.fixture
+def mirror(database: Database) -> Database:
+    """The upgraded mirror the daemon under test writes to."""
+    return database
+
+
+def upgraded_sqlite(path: Path) -> str:
+    """Create and migrate a SQLite mirror outside any event loop (for commands and child processes)."""
+    url = f"sqlite:///{path}"
+
+    async def upgrade() -> None:
+        db = Database(url)
+        try:
+            await migrate.upgrade(db)
+        finally:
+            await db.close()
+
+    asyncio.run(upgrade())
+    return url
 
 
 Configure = Callable[..., Settings]

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import logging
+import os
 
 import pytest
 
 from rorsync.config import Settings
 from rorsync.model import Source
 from rorsync.store.engine import Database
+from rorsync.store.status import collect_status
+from rorsync.sync.writer import utcnow
 from tests.service.conftest import Configure, Register, eventually, make_daemon, running, runs
 from tests.service.fakes import FakeEngine
 
@@ -87,3 +90,15 @@ async def test_a_hung_run_is_cancelled_by_its_timeout_and_journaled_interrupted(
     assert journal[0] == ("delta", "interrupted")
     assert engine.most_at_once["delta"] == 1
     assert "timed out after 0:00:00.200000" in failing_lines(caplog, "fhir:delta failing")[0].getMessage()
+
+
+async def test_status_shows_the_daemon_alive_while_it_runs_and_gone_after_a_clean_stop(
+    settings: Settings, mirror: Database, engines: Register
+) -> None:
+    engines(FakeEngine(settings, mirror))
+    async with running(make_daemon(settings, mirror)):
+        during = await collect_status(mirror)
+    after = await collect_status(mirror)
+    assert [(p.role, p.pid) for p in during.processes] == [("daemon", os.getpid())]
+    assert during.processes[0].alive(utcnow())
+    assert after.processes == []

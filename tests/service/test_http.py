@@ -7,6 +7,7 @@ from typing import Any
 import aiohttp
 
 from rorsync.config import Settings
+from rorsync.service.observer import MetricsObserver
 from rorsync.store.engine import Database
 from tests import factories as f
 from tests.service.conftest import Configure, Register, eventually, make_daemon, running
@@ -53,6 +54,11 @@ async def test_metrics_expose_runs_cursor_lag_and_capacity_freshness(
 ) -> None:
     engine = engines(FakeEngine(settings, mirror))
     engine.remote = {"o1": f.at(1)}
+    transport = MetricsObserver()  # what the engines hand their HTTP transport
+    transport.on_request("fhir", "GET", "api-fhir.ror.esante.gouv.fr", 200, 0.2)
+    transport.on_request("fhir", "GET", "api-fhir.ror.esante.gouv.fr", None, 30.0)
+    transport.on_retry("fhir", "http_503")
+    transport.on_error("fhir", "timeout")
     async with running(make_daemon(settings, mirror)):
         await eventually(lambda: engine.started["delta"] >= 1 and not engine.running["delta"], what="a delta run")
         status, text = await get(f"http://{settings.service.listen}/metrics")
@@ -65,6 +71,11 @@ async def test_metrics_expose_runs_cursor_lag_and_capacity_freshness(
         'rorsync_last_success_timestamp_seconds{kind="delta",source="fhir"}',
         'rorsync_run_seconds_count{kind="delta",source="fhir",status="ok"}',
         'rorsync_records_written_total{entity="organization",op="inserted",source="fhir"}',
+        'rorsync_http_requests_total{source="fhir",status="2xx"}',
+        'rorsync_http_requests_total{source="fhir",status="none"}',
+        'rorsync_http_retries_total{reason="http_503",source="fhir"}',
+        'rorsync_http_failures_total{kind="timeout",source="fhir"}',
+        'rorsync_http_request_seconds_count{source="fhir"}',
     ):
         assert any(line.startswith(expected) for line in lines), expected
     lag = next(float(line.split()[-1]) for line in lines if line.startswith("rorsync_cursor_lag_seconds{"))

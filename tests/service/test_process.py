@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import signal
 import socket
@@ -15,9 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from rorsync.store import migrate
-from rorsync.store.engine import Database
-from tests.service.conftest import config_data, to_toml
+from tests.service.conftest import config_data, to_toml, upgraded_sqlite
 from tests.service.fakes import LOAD_OFFSET, LOADED
 from tests.service.process import DaemonProcess
 
@@ -27,13 +24,7 @@ ORGANIZATIONS = 300
 @pytest.fixture
 def mirror_file(tmp_path: Path) -> Path:
     path = tmp_path / "mirror.sqlite"
-
-    async def upgrade() -> None:
-        db = Database(f"sqlite:///{path}")
-        await migrate.upgrade(db)
-        await db.close()
-
-    asyncio.run(upgrade())
+    upgraded_sqlite(path)
     return path
 
 
@@ -136,11 +127,12 @@ def test_sighup_reloads_refuses_an_invalid_file_and_systemd_hears_every_step(
     tmp_path: Path, mirror_file: Path, notify_socket: NotifySocket
 ) -> None:
     config = write_config(tmp_path, mirror_file, fhir_delta="1s")
-    daemon = DaemonProcess(config, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC="400000")
+    daemon = DaemonProcess(config, NOTIFY_SOCKET=notify_socket.address, WATCHDOG_USEC="400000", FAKE_ORGANIZATIONS="30")
     try:
         daemon.wait_for_line("job fhir:delta scheduled every 0:00:01")
         wait_until(lambda: notify_socket.seen("READY=1") and len(notify_socket.seen("WATCHDOG=1")) >= 2)
         assert any(m.startswith("READY=1\nSTATUS=") for m in notify_socket.messages)
+        assert "STATUS=fhir initial load: 30/30 (100.0%)" in "\n".join(notify_socket.messages).replace(",", "\n")
 
         write_config(tmp_path, mirror_file, fhir_delta="2s")
         daemon.send(signal.SIGHUP)

@@ -13,12 +13,11 @@ from rorsync.cli import main
 from rorsync.config import Settings
 from rorsync.model import Source
 from rorsync.service import engines as registry
-from rorsync.store import migrate
 from rorsync.store.engine import Database
 from rorsync.store.instances import DAEMON, Instance, beat, this_process
 from rorsync.store.requests import StoredRequest, get_request
 from rorsync.sync.writer import utcnow
-from tests.service.conftest import Register, config_data, make_daemon, running, runs, to_toml
+from tests.service.conftest import Register, config_data, make_daemon, running, runs, to_toml, upgraded_sqlite
 from tests.service.fakes import FakeEngine
 
 Shape = Callable[[FakeEngine], None]
@@ -26,18 +25,11 @@ Shape = Callable[[FakeEngine], None]
 
 @pytest.fixture
 def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    url = f"sqlite:///{tmp_path / 'mirror.sqlite'}"
-    asyncio.run(_upgrade(url))
+    url = upgraded_sqlite(tmp_path / "mirror.sqlite")
     path = tmp_path / "rorsync.toml"
     path.write_text(to_toml(config_data(url, tmp_path)))
     monkeypatch.setattr(registry, "ENGINE_FACTORIES", dict(registry.ENGINE_FACTORIES))
     return path
-
-
-async def _upgrade(url: str) -> None:
-    db = Database(url)
-    await migrate.upgrade(db)
-    await db.close()
 
 
 def fake_engines(shape: Shape) -> None:
