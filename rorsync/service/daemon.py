@@ -301,20 +301,21 @@ class Daemon:
     async def _bring_up(self, source: _Source) -> None:
         engine = source.engine
         name = engine.source.value
-        needed: list[bool] = []
+        needed = False
 
         async def prepare(_: Progress) -> None:
+            nonlocal needed
             if not source.prepared:
                 try:
                     await engine.prepare()
                 except ConfigError as error:
                     raise DaemonExit(f"{name}: {error}", 2) from error
                 source.prepared = True
-            needed[:] = [await engine.initial_load_needed()]
+            needed = await engine.initial_load_needed()
 
         start = self._lane(f"{name}:start", engine.source)
         await self._until_success(start, prepare, self.settings.schedule.run_timeout, f"{name} start-up")
-        if needed[0]:
+        if needed:
             full = self._lane(lane_key(engine.source, "full", ""), engine.source)
             timeout = self.settings.schedule.full_load_timeout
             await self._until_success(full, engine.initial_load, timeout, f"{name} initial load", long=True)
@@ -353,9 +354,9 @@ class Daemon:
 
     async def _fire(self, source: Source, job: Job) -> None:
         """A scheduled firing: run the job, unless equivalent work already runs in its lane."""
-        lane = self._lane(lane_key(source, job.kind, job.name), source)
         if self._stopping:
             return
+        lane = self._lane(lane_key(source, job.kind, job.name), source)
         if lane.busy:
             logger.debug("%s skipped: %s is running", job.name, lane.running, extra=fields(job=job.name))
             return

@@ -18,7 +18,7 @@ from tests.service.conftest import config_data, to_toml, upgraded_sqlite
 from tests.service.fakes import LOAD_OFFSET, LOADED
 from tests.service.process import DaemonProcess
 
-ORGANIZATIONS = 300
+ORGANIZATIONS = 150
 
 
 @pytest.fixture
@@ -54,10 +54,10 @@ def wait_until(condition: object, within: float = 20.0) -> None:
 
 def test_sigterm_mid_load_stops_within_10_s_and_a_restart_resumes(tmp_path: Path, mirror_file: Path) -> None:
     config = write_config(tmp_path, mirror_file)
-    slow_load = {"FAKE_ORGANIZATIONS": str(ORGANIZATIONS), "FAKE_BATCH": "10", "FAKE_BATCH_DELAY": "0.1"}
+    slow_load = {"FAKE_ORGANIZATIONS": str(ORGANIZATIONS), "FAKE_BATCH": "10", "FAKE_BATCH_DELAY": "0.05"}
     first = DaemonProcess(config, **slow_load)
     try:
-        wait_until(lambda: int(cursor(mirror_file, LOAD_OFFSET) or 0) >= 50)
+        wait_until(lambda: int(cursor(mirror_file, LOAD_OFFSET) or 0) >= 30)
         status, seconds = first.stop()
     finally:
         first.kill()
