@@ -477,7 +477,7 @@ class Daemon:
     async def _freshness_now(self) -> Freshness:
         loop = asyncio.get_running_loop()
         if self._freshness is None or loop.time() - self._freshness[0] > self._timings.freshness_cache:
-            self._freshness = (loop.time(), await read_freshness(self.db))
+            self._freshness = (loop.time(), await read_freshness(self.db, [s.value for s in self._sources]))
         return self._freshness[1]
 
     def source_health(self, freshness: Freshness, now: dt.datetime) -> list[SourceHealth]:

@@ -4,8 +4,8 @@ A source is unhealthy when its data is stale (no successful run for ``service.st
 when one of its lanes has kept failing for that long. A source still doing its first start-up or
 initial load is healthy ("starting"): an initial load may take hours and is not a fault.
 
-The database part (:class:`Freshness`) is a handful of grouped queries, refreshed at most every
-few seconds however often the endpoints are scraped.
+The database part (:class:`Freshness`) is a few indexed queries, refreshed at most every few
+seconds however often the endpoints are scraped.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rorsync import metrics
 from rorsync.service.lanes import Lane
@@ -50,8 +51,8 @@ def cursor_time(cursor: Cursor) -> dt.datetime | None:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value
 
 
-async def read_freshness(db: Database) -> Freshness:
-    runs, capacity, location = schema.sync_run, schema.capacity, schema.location
+async def read_freshness(db: Database, sources: Iterable[str]) -> Freshness:
+    runs = schema.sync_run
     async with db.read() as conn:
         successes = await conn.execute(
             select(runs.c.source, runs.c.kind, runs.c.status, func.max(runs.c.ended_at))
@@ -60,13 +61,32 @@ async def read_freshness(db: Database) -> Freshness:
         )
         last_success = {(s, k, st): at for s, k, st, at in successes if at is not None}
         cursors = await list_cursors(conn)
-        newest = await conn.execute(
-            select(location.c.source, func.max(capacity.c.updated_at))
-            .join(location, location.c.pk == capacity.c.location_pk)
-            .group_by(location.c.source)
-        )
-        capacity_newest = {source: at for source, at in newest if at is not None}
+        capacity_newest = {}
+        for source in sources:
+            if (newest := await _newest_capacity(conn, source)) is not None:
+                capacity_newest[source] = newest
     return Freshness(last_success, cursors, capacity_newest)
+
+
+async def _newest_capacity(conn: AsyncConnection, source: str) -> dt.datetime | None:
+    """The newest capacity update of one source, walking ``ix_capacity_updated_at`` from the top.
+
+    A grouped join would read every capacity line (≈0.2 s for 360 000 lines on SQLite) at every
+    scrape; this stops at the first line of the source, after checking that the source has one.
+    """
+    capacity, location = schema.capacity, schema.location
+    has_any = select(capacity.c.pk).join(location, location.c.pk == capacity.c.location_pk)
+    if (await conn.execute(has_any.where(location.c.source == source).limit(1))).first() is None:
+        return None
+    owner = select(location.c.source).where(location.c.pk == capacity.c.location_pk).scalar_subquery()
+    newest = (
+        select(capacity.c.updated_at)
+        .where(owner == source, capacity.c.updated_at.is_not(None))
+        .order_by(capacity.c.updated_at.desc())
+        .limit(1)
+    )
+    value: dt.datetime | None = (await conn.execute(newest)).scalar()
+    return value
 
 
 def refresh_gauges(freshness: Freshness, now: dt.datetime) -> None:

@@ -269,6 +269,8 @@ capacity = _location_child(
     Column("observed_at", Timestamp, nullable=False),
     UniqueConstraint("location_pk", *CAPACITY_IDENTITY, name="uq_capacity_identity"),
 )
+# The service's capacity-freshness gauge reads the newest value per source from this index.
+Index("ix_capacity_updated_at", capacity.c.updated_at)
 
 capacity_history = Table(
     "capacity_history",

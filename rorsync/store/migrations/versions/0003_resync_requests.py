@@ -1,12 +1,12 @@
-"""Manual resync requests and the heartbeats of running rorsync processes.
+"""Manual resync requests, the heartbeats of running rorsync processes, an index for capacity freshness.
 
 Revision ID: 0003
 Revises: 0002
 Create Date: 2026-11-29
 
 ``rorsync resync`` reaches a running daemon through ``resync_request``; ``service_instance`` tells
-it (and ``rorsync status``) whether a daemon is alive. A frozen snapshot of the two tables in
-``rorsync/store/schema.py``.
+it (and ``rorsync status``) whether a daemon is alive; ``ix_capacity_updated_at`` keeps the
+freshness gauge cheap to read at every scrape. A frozen snapshot of ``rorsync/store/schema.py``.
 """
 
 from collections.abc import Sequence
@@ -24,6 +24,7 @@ TIMESTAMP = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    op.create_index("ix_capacity_updated_at", "capacity", ["updated_at"])
     op.create_table(
         "resync_request",
         sa.Column("id", KEY, autoincrement=True, nullable=False),
@@ -56,3 +57,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("service_instance")
     op.drop_table("resync_request")
+    op.drop_index("ix_capacity_updated_at", "capacity")
