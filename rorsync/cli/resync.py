@@ -56,10 +56,11 @@ class Wanted:
 def resync(
     ctx: click.Context, *, full: bool, source: str | None, organization: str | None, resource: str | None, wait: bool
 ) -> None:
-    """Resync now. Without options: an immediate delta cycle of every enabled source.
+    """Resync now, through the running daemon or in the foreground.
 
-    A running daemon serves the request (merging it with equivalent work already running);
-    without one, the resync runs here in the foreground. Exit status: 0 ok, 1 failed,
+    Without options: an immediate delta cycle of every enabled source. A running daemon serves
+    the request (merging it with equivalent work already running); without one, the resync runs
+    here. Exit status: 0 ok, 1 failed,
     4 finished with some objects failing, 2 usage or configuration, 3 schema not current.
     """
     if sum((full, organization is not None, resource is not None)) > 1:
