@@ -29,6 +29,12 @@ HTTP_REQUESTS = Counter(
     "rorsync_http_requests", "HTTP requests by response status class", ["source", "status"], registry=REGISTRY
 )
 HTTP_RETRIES = Counter("rorsync_http_retries", "HTTP retries by reason", ["source", "reason"], registry=REGISTRY)
+HTTP_FAILURES = Counter(
+    "rorsync_http_failures",
+    "HTTP calls that failed for good (retries exhausted or not retryable), by kind",
+    ["source", "kind"],
+    registry=REGISTRY,
+)
 HTTP_SECONDS = Histogram(
     "rorsync_http_request_seconds",
     "HTTP request duration",

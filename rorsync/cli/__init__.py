@@ -15,6 +15,8 @@ from rorsync.cli.db import db
 from rorsync.cli.export import export
 from rorsync.cli.nos import nos
 from rorsync.cli.policy import policy
+from rorsync.cli.resync import resync
+from rorsync.cli.run import run
 from rorsync.cli.simulate import simulate
 from rorsync.cli.status import status
 from rorsync.config import DEFAULT_CONFIG_PATH
@@ -36,5 +38,5 @@ def main(config: Path | None) -> None:
     """
 
 
-for command in (config_command, db, status, nos, policy, export, simulate):
+for command in (config_command, db, status, run, resync, nos, policy, export, simulate):
     main.add_command(command)

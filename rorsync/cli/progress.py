@@ -1,64 +1,107 @@
-"""A live progress bar for long foreground work on a terminal (counts, rate, ETA)."""
+"""Progress on a terminal: one live bar per piece of work, with counts, rate and ETA.
+
+Every lane of a command shares one rich live display (rich allows a single one at a time).
+"""
 
 from __future__ import annotations
 
 import logging
 import sys
+from types import TracebackType
 
+from rich.console import Console
 from rich.progress import (
     BarColumn,
     MofNCompleteColumn,
-    Progress,
+    ProgressColumn,
     TaskID,
+    TaskProgressColumn,
     TextColumn,
-    TimeElapsedColumn,
     TimeRemainingColumn,
 )
+from rich.progress import Progress as RichProgress
+from rich.progress import Task as RichTask
+from rich.text import Text
 
-from rorsync.sync.progress import LogProgress
-from rorsync.sync.progress import Progress as ProgressReporter
+from rorsync.service.lanes import LineSink
+from rorsync.sync.progress import LogProgress, Progress
+
+
+class _RateColumn(ProgressColumn):
+    def render(self, task: RichTask) -> Text:
+        return Text(f"{task.speed:.0f}/s" if task.speed else "")
 
 
 class TerminalProgress:
-    """Implements :class:`rorsync.sync.progress.Progress` with a rich bar."""
+    """Context manager owning the live display; :meth:`for_lane` is a lane's progress factory."""
 
-    def __init__(self) -> None:
-        self._bar = Progress(
+    def __init__(self, console: Console | None = None) -> None:
+        self._display = RichProgress(
             TextColumn("{task.description}"),
             BarColumn(),
             MofNCompleteColumn(),
-            TextColumn("[progress.data.speed]{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
+            TaskProgressColumn(),
+            _RateColumn(),
             TimeRemainingColumn(),
-            transient=False,
+            console=console or Console(stderr=True),
         )
+
+    @property
+    def display(self) -> RichProgress:
+        return self._display
+
+    def __enter__(self) -> TerminalProgress:
+        self._display.start()
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self._display.stop()
+
+    def for_lane(self, _: LineSink) -> Progress:
+        return _Bar(self._display)
+
+
+class _Bar:
+    def __init__(self, display: RichProgress) -> None:
+        self._display = display
         self._task: TaskID | None = None
 
     def start(self, description: str, total: int | None = None) -> None:
         if self._task is None:
-            self._bar.start()
-            self._task = self._bar.add_task(description, total=total, rate="")
+            self._task = self._display.add_task(description, total=total)
         else:
-            self._bar.reset(self._task, total=total, description=description)
+            self._display.reset(self._task, description=description, total=total)
 
     def set_total(self, total: int | None) -> None:
         if self._task is not None:
-            self._bar.update(self._task, total=total)
+            self._display.update(self._task, total=total)
 
     def advance(self, count: int = 1) -> None:
-        if self._task is None:
-            return
-        self._bar.advance(self._task, count)
-        speed = self._bar.tasks[0].speed
-        self._bar.update(self._task, rate=f"{speed:,.0f}/s" if speed else "")
+        if self._task is not None:
+            self._display.advance(self._task, count)
 
     def finish(self) -> None:
         if self._task is not None:
-            self._bar.stop()
-            self._task = None
+            self._display.stop_task(self._task)
 
 
-def progress_for_terminal(logger: logging.Logger) -> ProgressReporter:
-    """A live bar on a terminal, periodic log lines otherwise (cron, CI, journald)."""
-    return TerminalProgress() if sys.stderr.isatty() else LogProgress(logger)
+class _OwnBar(_Bar):
+    """A single bar that owns its display: started with the work, stopped when it finishes."""
+
+    def start(self, description: str, total: int | None = None) -> None:
+        if self._task is None:
+            self._display.start()
+        super().start(description, total)
+
+    def finish(self) -> None:
+        super().finish()
+        self._display.stop()
+
+
+def progress_for_terminal(logger: logging.Logger) -> Progress:
+    """One command's progress: a live bar on a terminal, periodic log lines otherwise (cron, journald)."""
+    if sys.stderr.isatty():
+        return _OwnBar(TerminalProgress().display)
+    return LogProgress(logger)

@@ -14,6 +14,7 @@ from rich.table import Table
 from rorsync.cli.common import EXIT_SCHEMA, run_async, settings_of, with_database
 from rorsync.config import Settings
 from rorsync.store.engine import Database
+from rorsync.store.instances import DAEMON
 from rorsync.store.status import MirrorStatus, collect_status
 
 
@@ -65,6 +66,9 @@ def _render(report: MirrorStatus) -> None:
     console.print(f"schema:   {report.schema_revision or 'none'} — {state}")
     if not report.schema_current:
         return
+    console.print(f"daemon:   {_daemon(report)}")
+    if report.requests:
+        console.print("resync requests: " + ", ".join(f"{n} {state}" for state, n in report.requests.items()))
     counts = _table("rows", "entity", "live", "tombstoned")
     for entity, count in report.counts.items():
         counts.add_row(entity, str(count.live), str(count.tombstoned))
@@ -79,6 +83,19 @@ def _render(report: MirrorStatus) -> None:
         runs.add_row(run.source, run.kind, run.status, _when(run.started_at), _counts(run.counts), run.error or "")
     console.print(runs if report.last_runs else "runs: none yet")
     console.print(f"change log head: {report.change_log_head or 0}    quarantined objects: {report.quarantined}")
+
+
+def _daemon(report: MirrorStatus) -> str:
+    """Whether a daemon keeps this database current, from the heartbeats it writes."""
+    now = dt.datetime.now(dt.UTC)
+    alive = [p for p in report.processes if p.role == DAEMON and p.alive(now)]
+    if not alive:
+        return "not running (no fresh heartbeat)"
+    return "; ".join(
+        f"running: {p.instance}, version {p.version}, up {_age(now - p.started_at)}, "
+        f"heartbeat {_age(now - p.beat_at)} ago"
+        for p in alive
+    )
 
 
 def _counts(counts: dict[str, Any]) -> str:

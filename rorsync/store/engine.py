@@ -14,14 +14,16 @@ order, so a follower reading ``seq > last_seen`` never misses a row committed la
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL, ExceptionContext, make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+T = TypeVar("T")
 
 WRITE_LOCK_KEY = 0x524F5253  # "RORS": the PostgreSQL advisory lock taken by every writer
 _WRITE_OPTION = "rorsync_write"
@@ -76,21 +78,58 @@ class Database:
         In-process writers queue on an asyncio lock (SQLite allows one writer anyway); across
         processes, ``BEGIN IMMEDIATE`` (SQLite) or the advisory lock (PostgreSQL) does the same.
         """
-        async with self._write_lock, self.engine.connect() as plain:
-            conn = await plain.execution_options(**{_WRITE_OPTION: True})
-            async with conn.begin():
-                if not self.is_sqlite:
-                    await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
-                yield conn
+        async with self._write_lock, self._transaction(write=True) as conn:
+            if not self.is_sqlite:
+                await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": WRITE_LOCK_KEY})
+            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
         """A read-only snapshot (deferred transaction on SQLite, so readers never block writers)."""
-        async with self.engine.connect() as conn, conn.begin():
+        async with self._transaction(write=False) as conn:
             yield conn
+
+    @asynccontextmanager
+    async def _transaction(self, *, write: bool) -> AsyncIterator[AsyncConnection]:
+        """Connect, begin, then commit or roll back and close, whatever cancellation comes meanwhile.
+
+        A task cancelled (per-run timeout, shutdown) while a BEGIN, COMMIT, ROLLBACK or close is in
+        flight would otherwise abandon a connection whose statement still runs in aiosqlite's
+        thread: SQLAlchemy gives up on it, and its open transaction keeps SQLite's write lock until
+        garbage collection, stalling every later writer. These steps therefore always complete;
+        the cancellation is honoured right after.
+        """
+        plain = self.engine.connect()
+        try:
+            await _complete(plain.start())
+            conn = await plain.execution_options(**{_WRITE_OPTION: True}) if write else plain
+            transaction = conn.begin()
+            await _complete(transaction.start())
+            try:
+                yield conn
+            except BaseException:
+                await _complete(transaction.rollback())
+                raise
+            await _complete(transaction.commit())
+        finally:
+            await _complete(plain.close())
 
     async def close(self) -> None:
         await self.engine.dispose()
+
+
+async def _complete(step: Awaitable[T]) -> T:
+    """Await ``step`` to its end even if the caller is cancelled meanwhile, then re-raise the cancellation."""
+    task = asyncio.ensure_future(step)
+    cancelled = False
+    while not task.done():
+        try:
+            await asyncio.wait([task])
+        except asyncio.CancelledError:
+            cancelled = True
+    if cancelled:
+        raise asyncio.CancelledError
+    return task.result()
 
 
 def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -107,6 +146,15 @@ def _tune_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         ):
             cursor.execute(pragma)
         cursor.close()
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def keep_cancelled_connections(context: ExceptionContext) -> None:
+        # SQLAlchemy treats a cancellation during a statement like a lost connection and closes it,
+        # while aiosqlite's thread still runs the statement: the close can leave the transaction,
+        # and SQLite's write lock, open until garbage collection. aiosqlite runs a connection's
+        # calls in order, so keeping it and rolling back afterwards (see _transaction) is safe.
+        if isinstance(context.original_exception, asyncio.CancelledError):
+            context.is_disconnect = False
 
     @event.listens_for(engine.sync_engine, "begin")
     def on_begin(conn: Any) -> None:

@@ -269,6 +269,8 @@ capacity = _location_child(
     Column("observed_at", Timestamp, nullable=False),
     UniqueConstraint("location_pk", *CAPACITY_IDENTITY, name="uq_capacity_identity"),
 )
+# The service's capacity-freshness gauge reads the newest value per source from this index.
+Index("ix_capacity_updated_at", capacity.c.updated_at)
 
 capacity_history = Table(
     "capacity_history",
@@ -389,4 +391,35 @@ policy_state = Table(
     Column("settings", Text, nullable=False),  # JSON: the policy settings the views were built with
     Column("views", Text, nullable=False),  # JSON list of the view names, so a rebuild drops them all
     Column("built_at", Timestamp, nullable=False),
+)
+
+# --- the service: manual resync requests and the daemons' heartbeats ------------------------------
+
+resync_request = Table(
+    "resync_request",
+    metadata,
+    Column("id", Key, primary_key=True, autoincrement=True),
+    Column("requested_at", Timestamp, nullable=False),
+    Column("source", String(16)),  # NULL: every enabled source
+    Column("full", Boolean, nullable=False),
+    Column("organization", String(128)),
+    Column("resource", String(128)),
+    Column("status", String(16), nullable=False),  # pending, running, ok, partial, failed, interrupted
+    Column("picked_by", String(160)),  # the instance (daemon or foreground command) running it
+    Column("picked_at", Timestamp),
+    Column("done_at", Timestamp),
+    Column("error", Text),
+    Index("ix_resync_request_status", "status"),
+)
+
+service_instance = Table(
+    "service_instance",
+    metadata,
+    Column("instance", String(160), primary_key=True),  # role:host:pid
+    Column("role", String(16), nullable=False),  # daemon, foreground
+    Column("host", String(128), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("started_at", Timestamp, nullable=False),
+    Column("beat_at", Timestamp, nullable=False),
 )

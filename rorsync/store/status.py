@@ -14,7 +14,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rorsync.store import schema
 from rorsync.store.engine import Database
+from rorsync.store.instances import Instance, list_instances
 from rorsync.store.migrate import current_revision, head_revision
+from rorsync.store.requests import PENDING, RUNNING
 from rorsync.store.state import Cursor, list_cursors
 
 
@@ -48,6 +50,8 @@ class MirrorStatus:
     capacity_lines: int = 0
     change_log_head: int | None = None
     quarantined: int = 0
+    processes: list[Instance] = field(default_factory=list)  # daemons' heartbeats (alive or not)
+    requests: dict[str, int] = field(default_factory=dict)  # unfinished resync requests by status
 
     @property
     def schema_current(self) -> bool:
@@ -69,7 +73,19 @@ async def collect_status(db: Database) -> MirrorStatus:
         status.capacity_lines = await _scalar(conn, select(func.count()).select_from(schema.capacity))
         status.change_log_head = await _scalar(conn, select(func.max(schema.change_log.c.seq)))
         status.quarantined = await _scalar(conn, select(func.count()).select_from(schema.quarantine))
+        status.requests = await _open_requests(conn)
+    status.processes = await list_instances(db)
     return status
+
+
+async def _open_requests(conn: AsyncConnection) -> dict[str, int]:
+    requests = schema.resync_request
+    rows = await conn.execute(
+        select(requests.c.status, func.count())
+        .where(requests.c.status.in_([PENDING, RUNNING]))
+        .group_by(requests.c.status)
+    )
+    return {str(status): int(count) for status, count in rows}
 
 
 async def _scalar(conn: AsyncConnection, statement: object) -> int:

@@ -99,3 +99,26 @@ def test_progress_lines_give_counts_rate_and_eta(caplog: pytest.LogCaptureFixtur
     assert len(caplog.records) == 3
     assert describe("x", 10, None, 2.0) == "x: 10, 5/s"
     assert describe("x", 5, 10, 0.0) == "x: 5/10 (50.0%), 0/s"
+
+
+async def test_runs_cancelled_anywhere_leave_no_lock_behind_and_are_journaled(database: Database) -> None:
+    """Per-run timeouts and shutdowns cancel runs at any await, a write transaction included."""
+
+    async def keep_writing(source: Source) -> None:
+        while True:
+            async with journaled_run(database, source, "delta") as run:
+                writer = BatchWriter(database, source, batch_size=10, run_id=run.id)
+                await writer.add(f.organization(f"{source.value}-o1"))
+                await writer.flush(cursors={"delta": "x"})
+
+    for attempt in range(30):
+        tasks = [asyncio.create_task(keep_writing(source)) for source in (Source.FHIR, Source.CSD)]
+        await asyncio.sleep(0.002 * attempt)  # cancellation lands at a different point each time
+        for task in tasks:
+            task.cancel()
+        await asyncio.wait(tasks)
+        async with asyncio.timeout(5), database.write():  # a leaked write lock would block here for 10 s
+            pass
+    async with database.read() as conn:
+        statuses = set((await conn.execute(select(schema.sync_run.c.status))).scalars())
+    assert statuses <= {"ok", "interrupted"} and "interrupted" in statuses

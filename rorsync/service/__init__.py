@@ -1,0 +1,1 @@
+"""The daemon: scheduler, resync requests, signals, systemd integration, health and metrics."""
