@@ -61,3 +61,25 @@ CAPACITY_FRESHNESS = Gauge(
     ["source"],
     registry=REGISTRY,
 )
+
+
+def status_class(status: int | None) -> str:
+    """``200`` → ``2xx``; no response at all (reset, timeout) → ``none``."""
+    return "none" if status is None else f"{status // 100}xx"
+
+
+class MetricsObserver:
+    """The transport's observer protocol (``on_request``, ``on_retry``, ``on_error``) as metrics.
+
+    The transport stays free of any metrics library; every engine hands it one of these.
+    """
+
+    def on_request(self, source: str, method: str, host: str, status: int | None, seconds: float) -> None:
+        HTTP_REQUESTS.labels(source, status_class(status)).inc()
+        HTTP_SECONDS.labels(source).observe(seconds)
+
+    def on_retry(self, source: str, reason: str) -> None:
+        HTTP_RETRIES.labels(source, reason).inc()
+
+    def on_error(self, source: str, kind: str) -> None:
+        HTTP_FAILURES.labels(source, kind).inc()

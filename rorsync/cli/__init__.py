@@ -19,6 +19,7 @@ from rorsync.cli.resync import resync
 from rorsync.cli.run import run
 from rorsync.cli.simulate import simulate
 from rorsync.cli.status import status
+from rorsync.cli.sync import sync
 from rorsync.config import DEFAULT_CONFIG_PATH
 
 
@@ -38,5 +39,5 @@ def main(config: Path | None) -> None:
     """
 
 
-for command in (config_command, db, status, run, resync, nos, policy, export, simulate):
+for command in (config_command, db, status, sync, run, resync, nos, policy, export, simulate):
     main.add_command(command)

@@ -91,11 +91,15 @@ class LogProgress:
 
     def advance(self, count: int = 1) -> None:
         self._done += count
-        if self._clock() - self._last >= self._interval:
+        if self._description and self._clock() - self._last >= self._interval:
             self._emit()
 
     def finish(self) -> None:
-        self._emit()
+        """The final line, with the real count as total (an estimate may have been shown); once."""
+        if self._description:
+            self._total = self._done
+            self._emit()
+            self._description = ""
 
     def _emit(self) -> None:
         self._last = self._clock()

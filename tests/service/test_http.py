@@ -7,7 +7,7 @@ from typing import Any
 import aiohttp
 
 from rorsync.config import Settings
-from rorsync.service.observer import MetricsObserver
+from rorsync.metrics import MetricsObserver
 from rorsync.store.engine import Database
 from tests import factories as f
 from tests.service.conftest import Configure, Register, eventually, make_daemon, running

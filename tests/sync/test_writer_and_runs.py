@@ -95,8 +95,11 @@ def test_progress_lines_give_counts_rate_and_eta(caplog: pytest.LogCaptureFixtur
         now[0] = 10.0
         progress.advance(100)
         progress.finish()
-    assert statuses[1] == "fhir full load: 200/1000 (20.0%), 20/s, ETA 40s"
+        progress.finish()  # a second finish (engine, then command) adds nothing
+    assert statuses[1:] == ["fhir full load: 200/1000 (20.0%), 20/s, ETA 40s", "fhir full load: 200/200 (100.0%), 20/s"]
     assert len(caplog.records) == 3
+    LogProgress(logging.getLogger("t"), on_status=statuses.append).finish()  # never started: silent
+    assert len(statuses) == 3
     assert describe("x", 10, None, 2.0) == "x: 10, 5/s"
     assert describe("x", 5, 10, 0.0) == "x: 5/10 (50.0%), 0/s"
 

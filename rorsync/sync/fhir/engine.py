@@ -9,6 +9,7 @@ schedule (``schedule.fhir_capacity``), and the weekly complete load that reconci
 from __future__ import annotations
 
 from rorsync.config import Settings
+from rorsync.metrics import MetricsObserver
 from rorsync.model import Source
 from rorsync.sources.fhir.client import FhirClient
 from rorsync.store.engine import Database
@@ -53,7 +54,7 @@ class FhirEngine:
         return ",".join(self.settings.fhir.regions) or "national"
 
     async def prepare(self) -> None:
-        client = self._client or FhirClient(self.settings.fhir, observer=self._observer)
+        client = self._client or FhirClient(self.settings.fhir, observer=self._observer or MetricsObserver())
         self._ctx = FhirContext(self.settings, self.db, client, self._clock)
 
     async def aclose(self) -> None:
@@ -98,6 +99,8 @@ class FhirEngine:
         if request.full:
             await self.reconcile(progress)
             return
+        if await self.initial_load_needed():  # nothing to take deltas from yet
+            await self.initial_load(progress)
         if not (request.organization or request.resource):
             await self.poll(progress)
             await self.poll_capacity(progress)
