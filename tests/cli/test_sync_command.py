@@ -36,7 +36,13 @@ def config(tmp_path: Path, sim: Simulator, base_url: str | None = None) -> Path:
 async def rorsync(sim: Simulator, *args: str) -> tuple[int, str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT), "RORSYNC_FHIR__CLIENT_SECRET": sim.credentials(1).client_secret}
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "rorsync", *args, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+        sys.executable,
+        "-m",
+        "rorsync",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
     )
     output, _ = await process.communicate()
     return process.returncode or 0, output.decode()
