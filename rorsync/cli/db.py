@@ -2,29 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import click
 
 from rorsync.cli.common import run_async, settings_of, with_database
 from rorsync.config import Settings
-from rorsync.policy.views import ensure_views
+from rorsync.mirror import UpgradeReport, upgrade_mirror
 from rorsync.store import migrate
 from rorsync.store.engine import Database
-from rorsync.store.nomenclature import seed_packaged
 
 
 @click.group()
 def db() -> None:
     """Manage the database schema."""
-
-
-@dataclass(frozen=True, slots=True)
-class _Upgrade:
-    before: str | None
-    after: str | None
-    seeded: list[str]  # nomenclature tables whose labels the package changed
-    views_rebuilt: bool | None  # None: not at head, views untouched
 
 
 @db.command("upgrade")
@@ -47,12 +36,8 @@ def upgrade(ctx: click.Context, revision: str) -> None:
 
 
 @with_database
-async def _upgrade(db: Database, settings: Settings, revision: str) -> _Upgrade:
-    before, after = await migrate.upgrade(db, revision)
-    if after != migrate.head_revision():
-        return _Upgrade(before, after, [], None)
-    seeded = [change.table_id for change in await seed_packaged(db) if change.changed]
-    return _Upgrade(before, after, seeded, await ensure_views(db, settings))
+async def _upgrade(db: Database, settings: Settings, revision: str) -> UpgradeReport:
+    return await upgrade_mirror(db, settings, revision)
 
 
 @db.command("downgrade")

@@ -34,7 +34,9 @@ from aiohttp import web
 
 from rorsync.config import ConfigError, Settings, load_settings
 from rorsync.logs import configure_logging, fields
+from rorsync.mirror import refresh_read_model
 from rorsync.model import Source
+from rorsync.policy.views import ensure_views
 from rorsync.service import engines as engine_registry
 from rorsync.service.health import (
     Freshness,
@@ -178,6 +180,7 @@ class Daemon:
     async def _start(self) -> None:
         self._notifier.status("starting")
         await require_current_schema(self.db)
+        await refresh_read_model(self.db, self.settings)
         now = self._clock()
         await self._refuse_second_daemon(now)
         await prune_dead(self.db, now=now, ttl=self._timings.heartbeat_ttl)
@@ -454,6 +457,8 @@ class Daemon:
             s for s in new_enabled if s not in self._sources or engine_registry.engine_settings_changed(old, new, s)
         ]
         engines = engine_registry.build_engines(new, self.db, rebuild)  # may raise: nothing changed yet
+        if (new.policy, new.feed_profile) != (old.policy, old.feed_profile) and await ensure_views(self.db, new):
+            logger.info("policy views rebuilt for the new [policy] settings")
         if new.logging != old.logging:
             configure_logging(new.logging)
         if new.service.listen != old.service.listen:

@@ -4,15 +4,26 @@ from __future__ import annotations
 
 import logging
 import os
+from pathlib import Path
 
 import pytest
 
-from rorsync.config import Settings
+from rorsync.config import Settings, load_settings
 from rorsync.model import Source
+from rorsync.policy.views import views_current
 from rorsync.store.engine import Database
 from rorsync.store.status import collect_status
 from rorsync.sync.writer import utcnow
-from tests.service.conftest import Configure, Register, eventually, make_daemon, running, runs
+from tests.service.conftest import (
+    Configure,
+    Register,
+    config_data,
+    eventually,
+    make_daemon,
+    running,
+    runs,
+    to_toml,
+)
 from tests.service.fakes import FakeEngine
 
 
@@ -102,3 +113,19 @@ async def test_status_shows_the_daemon_alive_while_it_runs_and_gone_after_a_clea
     assert [(p.role, p.pid) for p in during.processes] == [("daemon", os.getpid())]
     assert during.processes[0].alive(utcnow())
     assert after.processes == []
+
+
+async def test_a_reload_with_new_policy_settings_rebuilds_the_views(
+    mirror: Database, db_url: str, tmp_path: Path, engines: Register
+) -> None:
+    path = tmp_path / "rorsync.toml"
+    path.write_text(to_toml(config_data(db_url, tmp_path)))
+    settings = load_settings(path)
+    engines(FakeEngine(settings, mirror))
+    daemon = make_daemon(settings, mirror, config_path=path)
+    async with running(daemon):
+        assert await views_current(mirror, settings)
+        path.write_text(to_toml(config_data(db_url, tmp_path, policy={"p0_installed_capacity": True})))
+        assert await daemon.reload()
+        assert await views_current(mirror, load_settings(path))
+        assert not await views_current(mirror, settings)
