@@ -12,6 +12,7 @@ import click
 from rorsync import __version__
 from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
+from rorsync.cli.demo import demo
 from rorsync.cli.export import export
 from rorsync.cli.nos import nos
 from rorsync.cli.policy import policy
@@ -39,5 +40,5 @@ def main(config: Path | None) -> None:
     """
 
 
-for command in (config_command, db, status, sync, run, resync, nos, policy, export, simulate):
+for command in (demo, config_command, db, status, sync, run, resync, nos, policy, export, simulate):
     main.add_command(command)
