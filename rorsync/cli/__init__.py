@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from rorsync import __version__
+from rorsync.cli.common import tune_garbage_collector
 from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
 from rorsync.cli.demo import demo
@@ -38,6 +39,7 @@ def main(config: Path | None) -> None:
 
     Environment variables RORSYNC_<SECTION>__<KEY> override the file, e.g. RORSYNC_DATABASE__URL.
     """
+    tune_garbage_collector()
 
 
 for command in (demo, config_command, db, status, sync, run, resync, nos, policy, export, simulate):
