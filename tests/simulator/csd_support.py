@@ -134,7 +134,7 @@ def carried(records: list[Record], *, source: str) -> dict[tuple[str, str], dict
                 "updated": record.last_updated,
             }
         elif record.entity is Entity.OFFER:
-            definitive = row["closing_type_code"] == "DEF" or not fhir and row["closed_from"] is not None
+            definitive = row["closing_type_code"] == "DEF" or (not fhir and row["closed_from"] is not None)
             first = next((locations[ref] for ref in record.location_refs if ref in locations), None)
             location: Any = first.row if first is not None else None
             found[record.entity.value, key] = {
@@ -149,7 +149,10 @@ def carried(records: list[Record], *, source: str) -> dict[tuple[str, str], dict
                 "ages": (row["age_min"], row["age_max"]),
                 "closed": paris_day(row["closed_from"]) if definitive else None,
                 "codes": sorted(
-                    {("specific_act" if code["kind"] == "outside_office_act" else code["kind"], code["code"]) for code in record.codes}
+                    {
+                        ("specific_act" if code["kind"] == "outside_office_act" else code["kind"], code["code"])
+                        for code in record.codes
+                    }
                 ),
                 "contacts": _contacts(record.contacts),
                 "updated": record.last_updated,
@@ -175,7 +178,9 @@ def carried(records: list[Record], *, source: str) -> dict[tuple[str, str], dict
                 "contacts": _contacts(record.contacts),
             }
         elif record.entity is Entity.PRACTITIONER_ROLE:
-            practitioner = key_of.get(row["practitioner_ref"] or "", row["practitioner_ref"]) if fhir else row["practitioner_ref"]
+            practitioner = (
+                key_of.get(row["practitioner_ref"] or "", row["practitioner_ref"]) if fhir else row["practitioner_ref"]
+            )
             offer = key_of.get(row["offer_ref"] or "", row["offer_ref"]) if fhir else row["offer_ref"]
             found[record.entity.value, f"{practitioner}@{offer}"] = {
                 "profession": row["profession_code"],

@@ -18,7 +18,10 @@ from tests.simulator.csd_support import assert_valid, carried, csd_service, fhir
 CSD = "{urn:ihe:iti:csd:2013}"
 
 
-def lecture(world: WorldStore, establishment_id: str, profile: int, selection: Selection = Selection()) -> bytes:
+WHOLE = Selection()
+
+
+def lecture(world: WorldStore, establishment_id: str, profile: int, selection: Selection = WHOLE) -> bytes:
     service = csd_service(world)
     establishment = world.get("Organization", establishment_id)
     assert establishment is not None
@@ -80,7 +83,9 @@ def test_very_restricted_contacts_only_for_profile_1(world: WorldStore) -> None:
 
 
 def test_filters_keep_the_units_asked_for_and_the_organizations_above_them(world: WorldStore) -> None:
-    hospital = max(world.establishment_ids(), key=lambda eg: sum(1 for _ in world.iter_resources("Organization", establishment=eg)))
+    hospital = max(
+        world.establishment_ids(), key=lambda eg: sum(1 for _ in world.iter_resources("Organization", establishment=eg))
+    )
     whole = parse_lecture(lecture(world, hospital, 1)).records
     fields = {record.row["activity_field_code"] for record in whole if record.entity is Entity.OFFER}  # type: ignore[typeddict-item]
     wanted = sorted(fields)[0]
@@ -97,7 +102,10 @@ def test_restricted_organisation_drops_the_unit_subclasses(world: WorldStore) ->
     establishment_id = next(
         eg
         for eg in world.establishment_ids()
-        if any(b'"ror-location-supported-capacity"' in r.body or b"supported-capacity" in r.body for r in world.iter_resources("Location", establishment=eg))
+        if any(
+            b'"ror-location-supported-capacity"' in r.body or b"supported-capacity" in r.body
+            for r in world.iter_resources("Location", establishment=eg)
+        )
     )
     body = lecture(world, establishment_id, 1, Selection(restricted=True))
     payload = assert_valid(body)
@@ -123,7 +131,9 @@ def test_quirks_are_off_by_default_and_reproduce_the_mock_when_on(world: WorldSt
     updated = [element.get("updated") for element in root.iter(f"{CSD}record")]
     assert updated and not any("+" in value for value in updated)
     assert_valid(quirky)
-    assert {r.resource_id for r in parse_lecture(quirky).records} == {r.resource_id for r in parse_lecture(tidy).records}
+    assert {r.resource_id for r in parse_lecture(quirky).records} == {
+        r.resource_id for r in parse_lecture(tidy).records
+    }
 
 
 @pytest.mark.parametrize(("years", "expected"), [(18.0, (18, "a")), (0.5, (6, "mo")), (1 / 365.25 * 10, (10, "d"))])
