@@ -110,3 +110,18 @@ def test_profile_0_extraction_holds_public_data_only(world: WorldStore, tmp_path
     levels |= {row["telecom_confidentiality"] for record in records for row in record.contacts}
     assert levels <= {None, 1}
     assert not any(record.entity is Entity.OFFER and record.row["sensitive"] for record in records)  # type: ignore[typeddict-item]
+
+
+async def test_a_download_waits_so_long_then_gets_a_503_while_the_build_goes_on(
+    world_copy: Path, session: aiohttp.ClientSession
+) -> None:
+    async with Simulator(world_path=world_copy, csd=CsdSettings(extraction_wait=0.0)) as sim:
+        async with session.get(sim.extraction_url(1)) as response:
+            assert response.status == 503 and response.content_type == "text/html"
+            assert response.headers["Retry-After"] == "1"
+        for _ in range(100):
+            async with session.get(sim.extraction_url(1)) as response:
+                if response.status == 200:
+                    break
+            await asyncio.sleep(0.1)
+        assert response.status == 200

@@ -8,8 +8,8 @@ profile too: over TLS it must be 0 or the certificate's.
 
 from __future__ import annotations
 
+import asyncio
 import re
-from functools import partial
 from typing import Final
 
 from aiohttp import web
@@ -18,7 +18,7 @@ from rorsync.simulator.csd import documents
 from rorsync.simulator.csd.extraction import ExtractionCache
 from rorsync.simulator.csd.service import CSD_PROFILES, CsdService
 from rorsync.simulator.faults import CORRUPT_DIGEST_KEY, FileBodyResponse
-from rorsync.simulator.fhir.app import in_executor
+from rorsync.simulator.fhir.app import EXECUTOR_KEY, in_executor
 from rorsync.simulator.fhir.auth import peer_certificate_subject
 
 EXTRACTION_PATH: Final = "/V1/extraction/ExtractionOffresSante_Profil{profile}"
@@ -95,8 +95,14 @@ async def extraction(request: web.Request) -> web.StreamResponse:
         if profile not in (0, allowed):
             raise web.HTTPForbidden(text=f"your certificate grants profile {allowed}, not {profile}")
     corrupt = bool(request.get(CORRUPT_DIGEST_KEY))
-    build = partial(request.app[EXTRACTIONS_KEY].get, corrupt_digest=corrupt)
-    built = await in_executor(request, build, profile)
+    job = request.app[EXTRACTIONS_KEY].start(request.app[EXECUTOR_KEY], profile, corrupt_digest=corrupt)
+    wait = request.app[SERVICE_KEY].settings.extraction_wait
+    try:
+        built = job.result() if job.done() else await asyncio.wait_for(asyncio.shield(asyncio.wrap_future(job)), wait)
+    except TimeoutError:
+        retry = str(max(1, round(wait)))
+        text = f"<html><body>Extraction of profile {profile} in preparation, retry in {retry} s.</body></html>"
+        return web.Response(status=503, text=text, content_type="text/html", headers={"Retry-After": retry})
     headers = {
         "Content-Type": "application/octet-stream",
         "Content-Disposition": f"attachment; filename={built.filename}",

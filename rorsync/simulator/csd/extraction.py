@@ -18,6 +18,7 @@ import shutil
 import tempfile
 import threading
 import zipfile
+from concurrent.futures import Executor, Future
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
@@ -142,6 +143,24 @@ class ExtractionCache:
         self._built: dict[int, BuiltExtraction] = {}
         self._corrupted: dict[int, BuiltExtraction] = {}
         self._locks = {profile: threading.Lock() for profile in range(4)}
+        self._jobs: dict[tuple[int, bool], Future[BuiltExtraction]] = {}
+        self._jobs_lock = threading.Lock()
+
+    def start(
+        self, executor: Executor, access_profile: int, *, corrupt_digest: bool = False
+    ) -> Future[BuiltExtraction]:
+        """:meth:`get` in ``executor``, shared by concurrent callers: a national build takes minutes, and
+        the HTTP handler waits for it only so long (csd-mev24 §7 declares a 503 for "not ready")."""
+        key = (access_profile, corrupt_digest)
+        with self._jobs_lock:
+            job = self._jobs.get(key)
+            if job is None or (job.done() and not self._current_result(job)):
+                job = executor.submit(self.get, access_profile, corrupt_digest=corrupt_digest)
+                self._jobs[key] = job
+            return job
+
+    def _current_result(self, job: Future[BuiltExtraction]) -> bool:
+        return job.exception() is None and job.result().version == self.service.world.version()
 
     def get(self, access_profile: int, *, corrupt_digest: bool = False) -> BuiltExtraction:
         """The current extraction of ``access_profile`` (built if the world changed since the last one)."""

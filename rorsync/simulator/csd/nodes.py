@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from typing import Final
 
 from lxml import etree
@@ -92,10 +92,7 @@ class Nodes:
 
     def timestamp(self, instant: dt.datetime) -> str:
         """An xs:dateTime in Paris time with milliseconds, with its offset unless the quirk drops it."""
-        local = instant.astimezone(PARIS)
-        if self.quirks.naive_datetimes:
-            local = local.replace(tzinfo=None)
-        return local.isoformat(timespec="milliseconds")
+        return _timestamp(instant, naive=self.quirks.naive_datetimes)
 
     def other_id(self, parent: etree._Element, code: str, authority: str, name: str = "otherID") -> None:
         add(parent, name, code=code, assigningAuthorityName=self.oid(authority))
@@ -105,8 +102,8 @@ class Nodes:
     ) -> etree._Element:
         """A codedtype of NOS ``table_id``; ``None`` becomes the empty code real non-UE OIs carry."""
         value = code or ""
-        text = codes.label(table_id, value) if label and value else None
-        return add(parent, name, text, code=value, codingScheme=self.oid(codes.table(table_id).oid))
+        text = _label(table_id, value) if label and value else None
+        return add(parent, name, text, code=value, codingScheme=self.oid(_scheme(table_id)))
 
     def record(self, parent: etree._Element, created: dt.datetime, updated: dt.datetime) -> None:
         add(
@@ -174,6 +171,25 @@ class Nodes:
         address = add(parent, "address")
         add(address, "addressLine", **{key: value for key, value in attributes.items() if value is not None})
         self.record(self.extension(address), *stamps)
+
+
+@lru_cache(maxsize=65536)
+def _timestamp(instant: dt.datetime, *, naive: bool) -> str:
+    """Cached: every sub-element of an object repeats the object's two timestamps."""
+    local = instant.astimezone(PARIS)
+    if naive:
+        local = local.replace(tzinfo=None)
+    return local.isoformat(timespec="milliseconds")
+
+
+@cache
+def _scheme(table_id: str) -> str:
+    return codes.table(table_id).oid
+
+
+@lru_cache(maxsize=65536)
+def _label(table_id: str, code: str) -> str | None:
+    return codes.label(table_id, code)
 
 
 def _level(level: int | None) -> str:

@@ -42,6 +42,7 @@ class CsdSettings:
     quirks: Quirks = field(default_factory=Quirks)
     extraction_part_bytes: int = EXTRACTION_PART_MAX_BYTES
     default_profile: int = 1  # plain HTTP without ?profil=
+    extraction_wait: float = 60.0  # seconds a download waits for a build before a 503 + Retry-After
 
 
 @dataclass(frozen=True, slots=True)
