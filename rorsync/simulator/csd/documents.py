@@ -15,11 +15,10 @@ from lxml import etree
 
 from rorsync.simulator.csd.establishment import DIRECTORY_NAMES, Directories
 from rorsync.simulator.csd.nodes import CSD_NS, ROR_NS, SOAP_NS, Nodes, add
+from rorsync.sources.csd.responses import NOTIF_RESPONSE
 
-SOAP_CONTENT_TYPE: Final = "application/soap+xml; charset=utf-8"
 NOT_PROVIDED_CODE: Final = "444"
 NOT_PROVIDED_MESSAGE: Final = "Non prévu sur la plateforme"
-NOTIF_RESPONSE: Final = "TR-Notif-ListeEtablissementMajApresDate_Reponse"
 XML_LANG: Final = "{http://www.w3.org/XML/1998/namespace}lang"
 SENDER: Final = "env:Sender"
 

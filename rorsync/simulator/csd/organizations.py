@@ -70,17 +70,23 @@ def legal_or_geographic(nodes: Nodes, item: Item, parent_entity: str | None) -> 
             nodes.other_id(element, number, SIRENE_AUTHORITY)
     for table_id, code in _type_codes(item) or [("TRE_R72", None)]:
         nodes.coded(element, "codedType", table_id, code)
+    _names_address_telecoms(nodes, element, item)
+    if parent_entity is not None:
+        add(element, "parent", entityID=parent_entity)
+    _organization_extension(nodes, element, item)
+    nodes.record(element, *item.stamps)
+    return element
+
+
+def _names_address_telecoms(nodes: Nodes, element: etree._Element, item: Item) -> None:
+    """``primaryName``, ``otherName``, ``address`` and the bare telecoms, shared by organizations and OIs."""
+    row = item.organization
     add(element, "primaryName", row["name"] or "")
     if row["alias"]:
         add(element, "otherName", row["alias"])
     nodes.address(element, (row["address_line"], row["postal_code"], row["city"]), item.stamps)
     for telecom in bare_telecoms(item.record.contacts):
         nodes.contact_point(element, telecom, item.stamps)
-    if parent_entity is not None:
-        add(element, "parent", entityID=parent_entity)
-    _organization_extension(nodes, element, item)
-    nodes.record(element, *item.stamps)
-    return element
 
 
 def _organization_extension(nodes: Nodes, element: etree._Element, item: Item) -> None:
@@ -117,12 +123,7 @@ def internal_organization(
     if row["oi_id"]:
         nodes.other_id(element, row["oi_id"], OI_AUTHORITY)
     nodes.coded(element, "codedType", OI_TYPE_TABLE, row["oi_type_code"])
-    add(element, "primaryName", row["name"] or "")
-    if row["alias"]:
-        add(element, "otherName", row["alias"])
-    nodes.address(element, (row["address_line"], row["postal_code"], row["city"]), item.stamps)
-    for telecom in bare_telecoms(item.record.contacts):
-        nodes.contact_point(element, telecom, item.stamps)
+    _names_address_telecoms(nodes, element, item)
     organizations = add(element, "organizations")
     add(organizations, "organization", entityID=establishment_entity)
     extension = nodes.extension(element)
