@@ -210,6 +210,8 @@ async def test_error_444_forms_are_those_of_the_ans_mock(
     status, answer = await post(session, sim, request)
     assert status == 500
     assert _shape(etree.fromstring(answer)) == _shape(etree.fromstring((SAMPLES / sample).read_bytes()))
+    if request_body is not None:
+        assert_valid(answer)
     with pytest.raises(CsdServiceError) as raised:
         raise_for_service_error(answer)
     assert raised.value.code == "444" and raised.value.form == ("fault" if request_body is None else "in-band")
