@@ -177,6 +177,24 @@ async def test_lecture_of_an_internal_organisation_returns_its_subtree(
     assert units and offers and all(offer.row["organization_ref"] in units for offer in offers)  # type: ignore[typeddict-item]
     kinds = {r.row["kind"] for r in organizations.values()}  # type: ignore[typeddict-item]
     assert kinds == {"EJ", "EG", "OI"}
+    oi_identifiers = {
+        r.json()["identifier"][0]["value"]
+        for r in sim.world.iter_resources("Organization")
+        if fhir_profile.SYSTEM_OI.encode() in r.body
+    }
+    nested = next(
+        offer
+        for offer in sim.world.iter_resources("HealthcareService")
+        if b"Organization/" in offer.body
+        and offer.json()["identifier"][0]["value"] not in oi_identifiers
+        and offer.json()["providedBy"]["reference"] != f"Organization/{offer.establishment}"
+    )
+    single = await lecture(
+        session, sim, build_lecture_internal_organisation_request(nested.json()["identifier"][0]["value"])
+    )
+    assert [r.resource_id for r in single.records if r.entity is Entity.OFFER] == [
+        nested.json()["identifier"][0]["value"]
+    ]
 
 
 def _shape(element: etree._Element) -> list[tuple[str, tuple[str, ...], str | None]]:

@@ -77,7 +77,8 @@ def _chosen(view: EstablishmentView, selection: Selection) -> tuple[list[Item], 
             if offer.resource_id == selection.root
             or selection.root in set(view.ancestors(offer.offer["organization_ref"] or ""))
         ]
-        context = set(view.ancestors(selection.root))
+        asked = view.offers.get(selection.root)
+        context = set(view.ancestors(asked.offer["organization_ref"] or "" if asked else selection.root))
         return offers, {oi for oi in below | context if oi in view.internal}
     offers = [offer for offer in view.offers.values() if selection.wants(offer)]
     if not selection.filtered:
