@@ -62,8 +62,25 @@ SCALES = ("tiny", "small", "medium", "national")
     help="Most resources per $export file (HAPI default).",
 )
 @click.option("--client-secret", help="Use this secret for every client instead of random ones.")
+@click.option(
+    "--csd-path", default="/ROR/0.1/CSD_ROR_Binding", show_default=True, help="Path of the CSD SOAP 1.2 endpoint."
+)
+@click.option(
+    "--csd-quirk",
+    "csd_quirks",
+    multiple=True,
+    type=click.Choice(("trailing-space-oids", "naive-datetimes")),
+    help="Reproduce a quirk of the ANS mock in CSD answers (repeatable).",
+)
+@click.option(
+    "--extraction-part-size",
+    type=int,
+    default=103_000_000,
+    show_default=True,
+    help="Largest XML part of a TR-Extraction ZIP, in bytes.",
+)
 def simulate(**options: object) -> None:
-    """Serve a local ROR (FHIR MEV3.0) over synthetic data, with faults on demand."""
+    """Serve a local ROR (FHIR MEV3.0, CSD MEV2.4, extraction) over synthetic data, with faults on demand."""
     from rorsync.simulator.cli_runner import build_simulator  # noqa: PLC0415 - keeps `rorsync --help` fast
 
     simulator = build_simulator(options)

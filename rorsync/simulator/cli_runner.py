@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from rorsync.simulator.csd.nodes import Quirks
+from rorsync.simulator.csd.service import CsdSettings
 from rorsync.simulator.faults import Fault
 from rorsync.simulator.fhir.service import FhirSettings
 from rorsync.simulator.server import Simulator
@@ -26,6 +28,11 @@ def build_simulator(options: dict[str, Any]) -> Simulator:
         result_cap=options["result_cap"],
         export_file_max_resources=options["export_file_size"],
     )
+    csd = CsdSettings(
+        path=options["csd_path"],
+        quirks=Quirks.parse(options["csd_quirks"]),
+        extraction_part_bytes=options["extraction_part_size"],
+    )
     return Simulator(
         scale=options["scale"],
         seed=options["seed"],
@@ -34,6 +41,7 @@ def build_simulator(options: dict[str, Any]) -> Simulator:
         host=options["host"],
         port=options["port"] if options["port"] is not None else (8443 if options["tls"] else 8080),
         settings=settings,
+        csd=csd,
         client_secrets=dict.fromkeys(range(6), secret) if secret else {},
         churn_per_minute=options["churn"],
         late_commit_lag=options["late_commit_lag"],
@@ -51,6 +59,8 @@ def describe(simulator: Simulator) -> str:
         f"  world file      {simulator.world.path}",
         f"  FHIR base       {simulator.fhir_base_url}",
         f"  token endpoint  {simulator.token_url}",
+        f"  CSD endpoint    {_csd_endpoint(simulator)}",
+        f"  extraction      {simulator.extraction_url(0)[:-1]}{{0,1,2,3}}",
         f"  control         {simulator.origin}/_control/faults  (POST/GET/DELETE; loopback only)",
         f"                  {simulator.origin}/_control/changes?count=N[&kind=K]",
     ]
@@ -69,3 +79,9 @@ def describe(simulator: Simulator) -> str:
     lines += [f"    {name}: {value}" for name, value in headers.items()]
     lines.append("Ctrl-C to stop.")
     return "\n".join(lines)
+
+
+def _csd_endpoint(simulator: Simulator) -> str:
+    if simulator.options.tls:
+        return f"{simulator.csd_endpoint_url()}  (SOAP 1.2; profile from the client certificate, none = 0)"
+    return f"{simulator.csd_endpoint_url(1)[:-1]}N  (SOAP 1.2; CSD profile N = 0-3, default 1)"

@@ -17,6 +17,7 @@ hang               never answer; the connection is reset after ``max_hang`` seco
 token_expiry       revoke every access token issued so far (acts once, when injected)
 tls_wrong_ca       present a server certificate from an unexpected CA
 tls_client_cert    require a client certificate from a CA no client has
+corrupt_digest     serve a TR-Extraction ZIP whose first SHA-256 sidecar is wrong
 =================  ==========================================================================
 """
 
@@ -53,9 +54,12 @@ class FaultKind(StrEnum):
     TOKEN_EXPIRY = "token_expiry"
     TLS_WRONG_CA = "tls_wrong_ca"
     TLS_CLIENT_CERT = "tls_client_cert"
+    CORRUPT_DIGEST = "corrupt_digest"
 
 
 TLS_KINDS = frozenset({FaultKind.TLS_WRONG_CA, FaultKind.TLS_CLIENT_CERT})
+EXTRACTION_PATHS = r"^/V1/extraction/"  # where a corrupt_digest fault applies unless told otherwise
+CORRUPT_DIGEST_KEY = web.RequestKey("corrupt_digest", bool)
 
 
 @dataclass
@@ -71,6 +75,8 @@ class Fault:
 
     def __post_init__(self) -> None:
         self.kind = FaultKind(self.kind)
+        if self.kind is FaultKind.CORRUPT_DIGEST and self.path is None:
+            self.path = EXTRACTION_PATHS
         if self.path is not None:
             re.compile(self.path)
         if self.count is not None and self.count < 0:
@@ -195,6 +201,9 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.St
         return error_response(error)
     if kind is FaultKind.RESET:
         return _reset(request)
+    if kind is FaultKind.CORRUPT_DIGEST:
+        request[CORRUPT_DIGEST_KEY] = True
+        return await handler(request)
     if kind is FaultKind.HANG:
         await asyncio.sleep(fault.max_hang)
         return _reset(request)

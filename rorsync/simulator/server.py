@@ -23,6 +23,9 @@ from typing import Any
 from aiohttp import web
 
 from rorsync.simulator.control import add_control_routes
+from rorsync.simulator.csd.app import EXTRACTION_PATH, add_csd_routes
+from rorsync.simulator.csd.extraction import ExtractionCache
+from rorsync.simulator.csd.service import CsdService, CsdSettings
 from rorsync.simulator.faults import Fault, FaultInjector
 from rorsync.simulator.fhir.app import create_app
 from rorsync.simulator.fhir.auth import TOKEN_PATH, TokenIssuer, client_id, default_clients
@@ -58,6 +61,7 @@ class SimulatorOptions:
     host: str = "127.0.0.1"
     port: int = 0  # 0: an ephemeral port
     settings: FhirSettings = field(default_factory=FhirSettings)
+    csd: CsdSettings = field(default_factory=CsdSettings)
     client_secrets: dict[int, str] = field(default_factory=dict)
     churn_per_minute: float = 0.0  # background change feed; 0 = only apply_changes()
     late_commit_lag: float = 0.0  # seconds: changes become visible up to this long after they are made
@@ -79,6 +83,8 @@ class Simulator:
         self._world: WorldStore | None = None
         self._service: FhirService | None = None
         self._exports: ExportManager | None = None
+        self._csd: CsdService | None = None
+        self._extractions: ExtractionCache | None = None
         self._churn: asyncio.Task[None] | None = None
         self.changes: ChangeFeed | None = None
         self.faults = FaultInjector()
@@ -114,6 +120,9 @@ class Simulator:
             self._service, self.issuer, self._executor, self._exports, middlewares=[self.faults.middleware]
         )
         add_control_routes(app, self.faults, self.changes, self._executor)
+        self._csd = CsdService(self._world, self._service.redactor, options.csd)
+        self._extractions = ExtractionCache(self._csd, Path(tempfile.mkdtemp(prefix="ror-extraction-")))
+        add_csd_routes(app, self._csd, self._extractions)
         self._runner = web.AppRunner(app, handle_signals=False, shutdown_timeout=2.0)
         await self._runner.setup()
         ssl_context = None
@@ -144,6 +153,8 @@ class Simulator:
         if self._exports is not None:
             self._exports.close()
             shutil.rmtree(self._exports.work_dir, ignore_errors=True)
+        if self._extractions is not None:
+            shutil.rmtree(self._extractions.work_dir, ignore_errors=True)
         self._executor.shutdown(wait=True, cancel_futures=True)
         if self._world is not None:
             self._world.close()
@@ -164,6 +175,27 @@ class Simulator:
     @property
     def token_url(self) -> str:
         return f"{self.origin}{TOKEN_PATH}"
+
+    def csd_endpoint_url(self, profile: int = 1) -> str:
+        """The SOAP 1.2 endpoint; over plain HTTP the profile travels in the query (a simulator convenience),
+        over TLS the client certificate decides and the URL is the bare path."""
+        url = f"{self.origin}{self.options.csd.path}"
+        return url if self.options.tls else f"{url}?profil={profile}"
+
+    def extraction_url(self, profile: int) -> str:
+        return f"{self.origin}{EXTRACTION_PATH.format(profile=profile)}"
+
+    @property
+    def csd(self) -> CsdService:
+        if self._csd is None:
+            raise RuntimeError("the simulator is not running")
+        return self._csd
+
+    @property
+    def extractions(self) -> ExtractionCache:
+        if self._extractions is None:
+            raise RuntimeError("the simulator is not running")
+        return self._extractions
 
     @property
     def world(self) -> WorldStore:

@@ -289,14 +289,29 @@ class WorldStore:
         return key in self._pending_keys
 
     # --- reading ------------------------------------------------------------------------------------
-    def get(self, resource_type: str, resource_id: str) -> WorldResource | None:
+    def get(self, resource_type: str, resource_id: str, conn: sqlite3.Connection | None = None) -> WorldResource | None:
         row = (
-            self.reader()
+            (conn or self.reader())
             .execute(
                 f"SELECT {RESOURCE_COLUMNS} FROM resource WHERE rtype = ? AND id = ?", (resource_type, resource_id)
             )
             .fetchone()
         )
+        return None if row is None else WorldResource.from_row(row)
+
+    def find_by_identifier(
+        self, resource_type: str, value: str, system: str | None = None, conn: sqlite3.Connection | None = None
+    ) -> WorldResource | None:
+        """The first visible resource of ``resource_type`` with an identifier ``value`` (on ``system`` if given)."""
+        sql = (
+            f"SELECT {resource_columns('r')} FROM token t JOIN resource r ON r.pk = t.pk"
+            " WHERE t.param = 'identifier' AND t.code = ? AND r.rtype = ?"
+        )
+        params: list[str] = [value, resource_type]
+        if system is not None:
+            sql += " AND t.system = ?"
+            params.append(system)
+        row = (conn or self.reader()).execute(sql + " ORDER BY r.pk LIMIT 1", params).fetchone()
         return None if row is None else WorldResource.from_row(row)
 
     def by_pks(self, pks: Sequence[int], conn: sqlite3.Connection | None = None) -> list[WorldResource]:
@@ -460,6 +475,15 @@ class WorldStore:
             params.append(action)
         rows = self.reader().execute(sql + " ORDER BY seq", params)
         return [LoggedChange(*row) for row in rows]
+
+    def version(self, conn: sqlite3.Connection | None = None) -> tuple[int, int]:
+        """Changes to the world so far: (visible journal lines, last of them). Equal versions, equal worlds."""
+        row = (
+            (conn or self.reader())
+            .execute("SELECT count(*), coalesce(max(seq), 0) FROM change_log WHERE visible_at <= ?", (self.clock(),))
+            .fetchone()
+        )
+        return int(row[0]), int(row[1])
 
     def deleted_keys(self) -> set[Key]:
         """Every (type, id) hard-deleted so far and not re-created (the real API never reports them)."""
