@@ -198,15 +198,22 @@ class VihfSettings(_Section):
     """Optional unsigned SAML 2.0 assertion in a WS-Security header (CSD only)."""
 
     enabled: bool = False
-    subject_id: str = ""
-    user_profile_code: str = "CU22"
+    subject_id: str = ""  # Subject/NameID: the structure's identifier, e.g. "18751275100020/26"
+    issuer: str | None = None  # default: the subject name of tls.client_cert
+    user_profile_code: str | None = None  # default: the CU code of the CSD profile (0 CU23, 1 CU22, 2 CU20, 3 CU19)
     role_code: str = "AUTOMATE"
+
+    @model_validator(mode="after")
+    def _subject(self) -> VihfSettings:
+        if self.enabled and not self.subject_id:
+            raise ValueError("subject_id is required when the VIHF header is enabled")
+        return self
 
 
 class CsdSettings(_Section):
     enabled: bool = False
     endpoint: ServiceUrl | None = None
-    extraction_url: ServiceUrl | None = None
+    extraction_url: ServiceUrl | None = None  # without it, the initial load reads every establishment
     profile: int = Field(1, ge=0, le=3)
     tls: TlsSettings = TlsSettings()
     vihf: VihfSettings = VihfSettings()
@@ -214,22 +221,28 @@ class CsdSettings(_Section):
     overlap: Duration = timedelta(hours=1)
     full_read_every: Duration = timedelta(days=1)  # TR-Lecture without dateRef, to detect removed OIs
     max_part_bytes: int = Field(103_000_000, ge=1)
+    tombstone_grace: Duration = timedelta(days=14)
 
     @model_validator(mode="after")
     def _endpoints(self) -> CsdSettings:
         if self.enabled and not self.endpoint:
             raise ValueError("endpoint is required when the CSD source is enabled")
+        if self.vihf.enabled and self.vihf.issuer is None and self.tls.client_cert is None:
+            raise ValueError("vihf.issuer is required when no tls.client_cert gives the issuer's subject name")
         return self
 
 
 class PublicXmlSettings(_Section):
     source: str | None = None  # a file path or an https URL of the weekly public extraction
+    max_part_bytes: int = Field(103_000_000, ge=1)
+    tombstone_grace: Duration = timedelta(days=14)
 
 
 class ScheduleSettings(_Section):
     fhir_delta: Duration = timedelta(minutes=5)
     fhir_capacity: Duration = timedelta(minutes=1)
     csd_notif: Duration = timedelta(minutes=15)
+    csd_recheck: Duration = timedelta(hours=1)  # re-reads a share of the establishments (csd.full_read_every)
     reconcile: Crontab = "0 3 * * 0"  # weekly complete load (Sunday 03:00, local time)
     run_timeout: Duration = timedelta(minutes=30)  # deltas and capacity polls
     full_load_timeout: Duration = timedelta(hours=12)

@@ -15,6 +15,7 @@ from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
 from rorsync.cli.demo import demo
 from rorsync.cli.export import export
+from rorsync.cli.import_public import import_public_command
 from rorsync.cli.nos import nos
 from rorsync.cli.policy import policy
 from rorsync.cli.resync import resync
@@ -42,5 +43,18 @@ def main(config: Path | None) -> None:
     tune_garbage_collector()
 
 
-for command in (demo, config_command, db, status, sync, run, resync, nos, policy, export, simulate):
+for command in (
+    demo,
+    config_command,
+    db,
+    status,
+    sync,
+    run,
+    resync,
+    import_public_command,
+    nos,
+    policy,
+    export,
+    simulate,
+):
     main.add_command(command)

@@ -38,6 +38,19 @@ class Cursor:
     run_id: int | None
 
 
+def parse_instant(value: str) -> dt.datetime:
+    """An instant as cursors and FHIR write it (``2026-01-01T10:00:00.123+01:00`` or ``Z``), aware UTC."""
+    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    if parsed.tzinfo is None:
+        raise ValueError(f"instant without a time zone: {value!r}")
+    return parsed.astimezone(dt.UTC)
+
+
+def format_instant(value: dt.datetime) -> str:
+    """The form rorsync sends in ``_lastUpdated`` and stores in cursors (UTC, milliseconds, ``Z``)."""
+    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
 async def get_cursor(conn: AsyncConnection, source: Source, stream: str) -> str | None:
     table = schema.sync_cursor
     result = await conn.execute(select(table.c.value).where(table.c.source == source.value, table.c.stream == stream))

@@ -8,9 +8,11 @@ batch in flight — which the next run re-reads because its cursor did not move.
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
+from rorsync import metrics
 from rorsync.model import Record, RecordError, Source
 from rorsync.store.engine import Database
 from rorsync.store.state import set_cursor
@@ -67,3 +69,14 @@ class BatchWriter:
                 await finalize(ctx)
         self.counts.add(counts)
         self.progress.advance(len(records) + len(errors))
+
+
+async def store_items(writer: BatchWriter, items: Iterable[Record | RecordError]) -> int:
+    """Hand received objects to the writer, counting them per entity for the metrics; returns how many."""
+    received: Counter[str] = Counter()
+    for item in items:
+        await writer.add(item)
+        received[item.entity.value if isinstance(item, Record) else "unmapped"] += 1
+    for entity, count in received.items():
+        metrics.RECORDS_RECEIVED.labels(writer.source.value, entity).inc(count)
+    return received.total()

@@ -31,7 +31,15 @@ from rorsync.transport.errors import (
     TransportError,
     TruncatedBody,
 )
-from rorsync.transport.http import Download, HttpClient, OutgoingRequest, RequestHook, Response, StaticHeaders
+from rorsync.transport.http import (
+    Download,
+    HttpClient,
+    OutgoingRequest,
+    RequestHook,
+    Response,
+    StaticHeaders,
+    http_date,
+)
 from rorsync.transport.oauth import TokenManager
 from rorsync.transport.observer import NullObserver, TransportObserver
 from rorsync.transport.redact import safe_url
@@ -57,6 +65,7 @@ __all__ = [
     "TruncatedBody",
     "build_ssl_context",
     "failure_kind",
+    "http_date",
     "parse_retry_after",
     "require_secure_url",
     "safe_url",

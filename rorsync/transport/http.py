@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
+import email.utils
 import logging
 import os
 import ssl
@@ -93,6 +95,19 @@ class Download:
     path: Path
     size: int
     headers: CIMultiDictProxy[str]
+
+
+def http_date(value: str | None) -> dt.datetime | None:
+    """An HTTP date (``Date``, ``Last-Modified``) as an aware UTC instant, None when absent or unreadable.
+
+    The server's ``Date`` is a clock that does not depend on ours: cursors derive from it.
+    """
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
+    except (TypeError, ValueError):
+        return None
 
 
 @dataclass(frozen=True, slots=True)

@@ -146,12 +146,16 @@ class Origin:
     entity_id: str
     updated: dt.datetime | None
     unparsed_updated: str | None  # the raw value when it is not a dateTime (a warning, not an error)
-    payload: bytes
+    payload: bytes  # exclusive C14N: the same object gives the same bytes in any document
 
     @classmethod
     def of(cls, element: etree._Element) -> Origin:
         updated, unparsed = updated_of(element)
-        return cls(element.get("entityID", ""), updated, unparsed, etree.tostring(element))
+        # Plain serialisation would copy every namespace declared by the enclosing document (a SOAP
+        # envelope declares more than an extraction part), so one unchanged object would look changed
+        # each time it came through the other transaction. Exclusive C14N keeps only what it uses.
+        payload = etree.tostring(element, method="c14n", exclusive=True)
+        return cls(element.get("entityID", ""), updated, unparsed, payload)
 
 
 def _level(element: etree._Element | None) -> int | None:

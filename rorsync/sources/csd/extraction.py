@@ -14,7 +14,7 @@ import hashlib
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path, PurePosixPath
@@ -49,8 +49,16 @@ class VerifiedExtraction:
     parts: tuple[ExtractionPart, ...]
     max_part_bytes: int
 
-    def iter_records(self, resolver: CsdResolver | None = None) -> Iterator[Record | RecordError]:
-        """Records of all parts; pass a ``resolver`` to read its warnings afterwards."""
+    @property
+    def size(self) -> int:
+        """Uncompressed bytes of all parts."""
+        return sum(part.size for part in self.parts)
+
+    def iter_records(
+        self, resolver: CsdResolver | None = None, *, on_part: Callable[[ExtractionPart], None] | None = None
+    ) -> Iterator[Record | RecordError]:
+        """Records of all parts; pass a ``resolver`` to read its warnings afterwards, and ``on_part``
+        to hear of each part once it has been read (progress)."""
         active = resolver or CsdResolver()
         limits = XmlLimits(max_bytes=self.max_part_bytes)
         with zipfile.ZipFile(self.path) as archive:
@@ -58,6 +66,8 @@ class VerifiedExtraction:
                 with archive.open(part.name) as member:
                     what = f"{self.path.name}:{part.name}"
                     yield from iter_extraction_records(member, resolver=active, what=what, limits=limits)
+                if on_part is not None:
+                    on_part(part)
         yield from active.finish()
 
 
@@ -129,20 +139,27 @@ def verify_extraction(
 
 
 def extraction_time(content_disposition: str) -> dt.datetime:
-    """Extraction time (aware, UTC) from ``Content-Disposition: …filename=<name>_<yyyyMMddHHmm>.zip``.
-
-    The timestamp is Europe/Paris wall time (inferred: the ROR works in local time everywhere).
-    """
+    """Extraction time (aware, UTC) from ``Content-Disposition: …filename=<name>_<yyyyMMddHHmm>.zip``."""
     header = Message()
     header["Content-Disposition"] = content_disposition
-    filename = header.get_filename()
-    match = _TIMESTAMPED_NAME.search(filename or "")
-    if match is None:
+    when = time_of_name(header.get_filename() or "")
+    if when is None:
         raise ExtractionError(
             f"Content-Disposition {content_disposition!r}: no filename <name>_<yyyyMMddHHmm>.zip to date the extraction"
         )
+    return when
+
+
+def time_of_name(filename: str) -> dt.datetime | None:
+    """The time of a timestamped extraction name ``<name>_<yyyyMMddHHmm>.zip``, as UTC; None if it has none.
+
+    The timestamp is Europe/Paris wall time (inferred: the ROR works in local time everywhere).
+    """
+    match = _TIMESTAMPED_NAME.search(filename)
+    if match is None:
+        return None
     try:
         local = dt.datetime.strptime(match.group(1), "%Y%m%d%H%M")
-    except ValueError as error:
-        raise ExtractionError(f"Content-Disposition {content_disposition!r}: bad timestamp: {error}") from error
+    except ValueError:
+        return None
     return local.replace(tzinfo=PARIS).astimezone(dt.UTC)

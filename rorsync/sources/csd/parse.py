@@ -145,3 +145,19 @@ def iter_extraction_records(
         yield from _stream(source, active, what=what or "CSD extraction part", limits=limits, landmarks=landmarks)
     if own:
         yield from active.finish()
+
+
+def check_document(path: str | os.PathLike[str], *, limits: XmlLimits = DEFAULT_LIMITS) -> None:
+    """One pass of well-formedness and safety checks over a CSD document, mapping nothing.
+
+    For an input that comes with no digest (a bare public XML file): a truncated or malformed file is
+    refused before a single record reaches the mirror. About as fast as a plain ``iterparse``.
+    """
+    what = str(path)
+    with Path(path).open("rb") as stream:
+        for element in iterparse_safe(
+            stream, what=what, expected=_EXPECTED, roots=_ROOTS, tags=_TAGS[: len(_DIRECTORY_OF)], limits=limits
+        ):
+            parent = element.getparent()
+            if parent is not None and local_name(parent.tag) == _DIRECTORY_OF[local_name(element.tag)]:
+                _forget(element, parent)

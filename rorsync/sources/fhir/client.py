@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -28,7 +27,8 @@ from rorsync.config import FhirSettings
 from rorsync.sources.fhir.errors import FhirParseError
 from rorsync.sources.fhir.parse import SearchPage, parse_search_page
 from rorsync.sources.fhir.profile import REGION_TAG_SYSTEM
-from rorsync.transport import HttpClient, Response, StaticHeaders, TokenManager, TransportObserver
+from rorsync.store.state import parse_instant
+from rorsync.transport import HttpClient, Response, StaticHeaders, TokenManager, TransportObserver, http_date
 
 log = logging.getLogger(__name__)
 
@@ -79,29 +79,6 @@ def ror_headers(settings: FhirSettings) -> dict[str, str]:
 
 def region_tag(region: str) -> str:
     return f"{REGION_TAG_SYSTEM}|{region}"
-
-
-def parse_instant(value: str) -> dt.datetime:
-    """A FHIR instant (``2026-01-01T10:00:00.123+01:00`` or ``Z``) as an aware UTC datetime."""
-    parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"instant without a time zone: {value!r}")
-    return parsed.astimezone(dt.UTC)
-
-
-def format_instant(value: dt.datetime) -> str:
-    """The form rorsync sends in ``_lastUpdated`` and stores in cursors (UTC, milliseconds, ``Z``)."""
-    return value.astimezone(dt.UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def server_date(response: Response) -> dt.datetime | None:
-    value = response.headers.get("Date")
-    if not value:
-        return None
-    try:
-        return email.utils.parsedate_to_datetime(value).astimezone(dt.UTC)
-    except (TypeError, ValueError):
-        return None
 
 
 class FhirClient:
@@ -164,7 +141,7 @@ class FhirClient:
             page = parse_search_page(response.body)
             if total is None:
                 total = page.total
-                if started is not None and (date := server_date(response)):
+                if started is not None and (date := http_date(response.headers.get("Date"))):
                     started.append(date)
                 if total is not None and total > self.result_cap:
                     raise SearchTruncated(resource_type, total, 0, self.result_cap)
@@ -186,7 +163,8 @@ class FhirClient:
         location = response.headers.get("Content-Location")
         if response.status not in (200, 202) or not location:
             raise ExportFailed(f"$export kick-off answered {response.status} without a Content-Location header")
-        return urljoin(self.base_url + "/", location), server_date(response) or dt.datetime.now(dt.UTC)
+        kicked_off = http_date(response.headers.get("Date")) or dt.datetime.now(dt.UTC)
+        return urljoin(self.base_url + "/", location), kicked_off
 
     async def wait_export(
         self, status_url: str, *, kicked_off: dt.datetime, give_up_after: dt.timedelta

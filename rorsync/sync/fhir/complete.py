@@ -25,16 +25,16 @@ from typing import Any
 
 import orjson
 
-from rorsync.model import Entity, Source
-from rorsync.sources.fhir.client import ExportManifest, format_instant, parse_instant, region_tag
+from rorsync.model import Source
+from rorsync.sources.fhir.client import ExportManifest, region_tag
 from rorsync.sources.fhir.parse import iter_export_records
-from rorsync.store.state import clear_cursor, get_cursor
-from rorsync.store.sweep import purge_tombstones, tombstone_unseen
+from rorsync.store.state import clear_cursor, format_instant, get_cursor, parse_instant
+from rorsync.store.sweep import sweep_after_complete_load
 from rorsync.store.upsert import WriteContext
-from rorsync.sync.fhir.context import RESOURCE_TYPES, FhirContext, delta_stream, store_items, store_page
+from rorsync.sync.fhir.context import RESOURCE_TYPES, FhirContext, delta_stream, store_page
 from rorsync.sync.progress import Progress
 from rorsync.sync.runs import RunHandle
-from rorsync.sync.writer import BatchWriter
+from rorsync.sync.writer import BatchWriter, store_items
 from rorsync.transport import HttpStatusError
 
 log = logging.getLogger(__name__)
@@ -56,11 +56,7 @@ async def run_complete_load(ctx: FhirContext, run: RunHandle, progress: Progress
 
     async def sweep(write: WriteContext) -> None:
         await clear_cursor(write.conn, Source.FHIR, EXPORT_STATE)
-        for entity in Entity:
-            swept = await tombstone_unseen(write, entity, seen_before=started, regions=regions)
-            purged = await purge_tombstones(write, entity, deleted_before=write.seen_at - grace)
-            run.extra[f"tombstoned_{entity.value}"] = swept
-            run.extra[f"purged_{entity.value}"] = purged
+        run.extra.update(await sweep_after_complete_load(write, seen_before=started, grace=grace, regions=regions))
 
     await writer.flush(cursors=cursors, finalize=sweep)
     progress.finish()

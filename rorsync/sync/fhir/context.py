@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable
 from dataclasses import dataclass
 
-from rorsync import metrics
 from rorsync.config import Settings
-from rorsync.model import Entity, Record, RecordError, Source
+from rorsync.model import Entity, Source
 from rorsync.sources.fhir.client import FhirClient
 from rorsync.sources.fhir.parse import SearchPage
 from rorsync.store.engine import Database
 from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import RunHandle
-from rorsync.sync.writer import BatchWriter, Clock, utcnow
+from rorsync.sync.writer import BatchWriter, Clock, store_items, utcnow
 
 RESOURCE_ENTITIES: dict[str, Entity] = {
     "Organization": Entity.ORGANIZATION,
@@ -53,17 +50,6 @@ class FhirContext:
             progress=progress,
             counts=run.counts,
         )
-
-
-async def store_items(writer: BatchWriter, items: Iterable[Record | RecordError]) -> int:
-    """Hand received objects to the writer, counting them per entity for the metrics."""
-    received: Counter[str] = Counter()
-    for item in items:
-        await writer.add(item)
-        received[item.entity.value if isinstance(item, Record) else "unmapped"] += 1
-    for entity, count in received.items():
-        metrics.RECORDS_RECEIVED.labels(Source.FHIR.value, entity).inc(count)
-    return received.total()
 
 
 async def store_page(writer: BatchWriter, page: SearchPage) -> int:

@@ -21,9 +21,9 @@ from collections.abc import Sequence
 
 from rorsync import codes
 from rorsync.model import Source
-from rorsync.sources.fhir.client import SearchTruncated, format_instant, parse_instant, region_tag
+from rorsync.sources.fhir.client import SearchTruncated, region_tag
 from rorsync.sources.fhir.parse import SearchPage
-from rorsync.store.state import get_cursor
+from rorsync.store.state import format_instant, get_cursor, parse_instant
 from rorsync.sync.fhir.context import FhirContext, delta_stream, store_page
 from rorsync.sync.runs import RunHandle
 from rorsync.sync.writer import BatchWriter

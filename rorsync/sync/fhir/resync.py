@@ -17,9 +17,9 @@ from rorsync.model import Entity, Record, RecordError
 from rorsync.sources.fhir import profile
 from rorsync.sources.fhir.errors import FhirParseError, ResourceError
 from rorsync.sources.fhir.parse import record_from_resource
-from rorsync.sync.fhir.context import RESOURCE_ENTITIES, FhirContext, store_items, store_page
+from rorsync.sync.fhir.context import RESOURCE_ENTITIES, FhirContext, store_page
 from rorsync.sync.runs import RunHandle
-from rorsync.sync.writer import BatchWriter
+from rorsync.sync.writer import BatchWriter, store_items
 
 ID_CHUNK = 50  # ids per comma-separated search parameter
 IDENTIFIER_SYSTEMS = (

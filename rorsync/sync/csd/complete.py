@@ -1,0 +1,117 @@
+"""Complete loads of the CSD source — the initial load and the weekly reconcile.
+
+With ``csd.extraction_url``, a complete load is the TR-Extraction ZIP: downloaded to the state
+directory, **every part checked against its SHA-256 sidecar before anything is parsed** (a corrupted
+download fails the run without touching the mirror), then streamed part by part in constant memory
+and upserted in batches. Only then, in the transaction of the last batch, does it tombstone what the
+extraction did not hold and move the TR-Notif cursor to the extraction's own time.
+
+What may be tombstoned is bounded by the extraction's time, not the load's: an extraction can be
+hours or days old, and an object a TR-Notif cycle mirrored after it was taken is not in it without
+being gone. So only rows last seen before the extraction (minus ``csd.overlap``, for clock skew)
+are swept.
+
+Without an extraction URL (a regional ROR that offers none), a complete load asks TR-Notif for every
+establishment changed since :data:`EPOCH` — all of them — and reads each one in full; each full read
+sweeps its own subtree, but nothing else is tombstoned, since no complete list proves an EG gone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import shutil
+
+from rorsync.sources.csd.extraction import ExtractionPart, VerifiedExtraction, verify_extraction
+from rorsync.sources.csd.resolver import CsdResolver
+from rorsync.store.state import format_instant
+from rorsync.store.sweep import sweep_after_complete_load
+from rorsync.store.upsert import WriteContext
+from rorsync.sync.csd.context import (
+    NOTIF_STREAM,
+    CsdContext,
+    cycle_cursors,
+    log_warnings,
+    merge_targets,
+    read_notif_cursor,
+    read_pending,
+)
+from rorsync.sync.csd.lecture import read_establishments
+from rorsync.sync.progress import Progress
+from rorsync.sync.runs import RunHandle
+from rorsync.sync.writer import BatchWriter, store_items
+
+log = logging.getLogger(__name__)
+
+EPOCH = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+"""A ``dateRef`` before any ROR record: TR-Notif then lists every establishment in scope."""
+
+
+async def run_complete_load(ctx: CsdContext, run: RunHandle, progress: Progress) -> None:
+    if ctx.settings.csd.extraction_url:
+        await _load_by_extraction(ctx, run, progress)
+    else:
+        await _load_by_lecture(ctx, run, progress)
+
+
+async def _load_by_extraction(ctx: CsdContext, run: RunHandle, progress: Progress) -> None:
+    directory = ctx.settings.state_dir / "csd-extraction"
+    directory.mkdir(parents=True, exist_ok=True)
+    try:
+        downloaded = await ctx.client.download_extraction(directory / "extraction.zip")
+        verified = await asyncio.to_thread(
+            verify_extraction, downloaded.path, max_part_bytes=ctx.settings.csd.max_part_bytes
+        )
+        writer = ctx.writer(run, progress)
+        await load_extraction(writer, run, verified, progress, f"csd extraction ({len(verified.parts)} parts)")
+        async with ctx.db.read() as conn:
+            current = await read_notif_cursor(conn)
+        cursor = max(downloaded.extracted_at, current) if current else downloaded.extracted_at
+        seen_before = downloaded.extracted_at - ctx.settings.csd.overlap
+        grace = ctx.settings.csd.tombstone_grace
+
+        async def sweep(write: WriteContext) -> None:
+            run.extra.update(await sweep_after_complete_load(write, seen_before=seen_before, grace=grace))
+
+        await writer.flush(cursors={NOTIF_STREAM: format_instant(cursor)}, finalize=sweep)
+        log.info("csd: extraction of %s loaded", downloaded.extracted_at.isoformat())
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+
+
+async def load_extraction(
+    writer: BatchWriter, run: RunHandle, extraction: VerifiedExtraction, progress: Progress, description: str
+) -> int:
+    """Stream every record of a verified extraction into ``writer``; returns how many.
+
+    The progress total is estimated from the first part (records per byte) and corrected at the end.
+    """
+    resolver = CsdResolver()
+    read_bytes = 0
+
+    def on_part(part: ExtractionPart) -> None:
+        nonlocal read_bytes
+        read_bytes += part.size
+        if read_bytes == part.size:
+            progress.set_total(round(writer.counts.received * extraction.size / part.size) or None)
+
+    progress.start(description)
+    count = await store_items(writer, extraction.iter_records(resolver, on_part=on_part))
+    log_warnings(run, resolver.warnings)
+    run.extra["parts"] = len(extraction.parts)
+    return count
+
+
+async def _load_by_lecture(ctx: CsdContext, run: RunHandle, progress: Progress) -> None:
+    started = ctx.clock()
+    answer = await ctx.client.notif(EPOCH)
+    cycle_start = min(started, answer.server_time or started)
+    async with ctx.db.read() as conn:
+        pending = await read_pending(conn)
+    listed = {entry.id_nat_struct: None for entry in answer.establishments.establishments}
+    targets = merge_targets(listed, pending)
+    progress.start(f"csd complete load ({len(targets)} establishments by TR-Lecture)", len(targets))
+    writer = ctx.writer(run)
+    failed = await read_establishments(ctx, run, writer, targets, progress)
+    await writer.flush(cursors=cycle_cursors(cycle_start, failed))

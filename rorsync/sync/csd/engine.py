@@ -1,0 +1,166 @@
+"""The CSD source's engine: what to fetch from a ROR speaking MEV2.4, when asked by the daemon or the CLI.
+
+Jobs:
+
+* ``csd:notif`` (``schedule.csd_notif``): TR-Notif with ``dateRef`` = the start of the last
+  successful cycle minus ``csd.overlap``, sent as naive Paris time; then TR-Lecture with that
+  ``dateRef`` for every establishment listed, and a retry of those still pending.
+* ``csd:recheck`` (``schedule.csd_recheck``): full TR-Lectures (no ``dateRef``) of a share of the
+  mirrored establishments, so that each is re-read at least every ``csd.full_read_every``; what an
+  EG no longer holds — removed internal organisations, offers, locations — is tombstoned.
+* ``csd:reconcile`` (``schedule.reconcile``): the complete load again (TR-Extraction when
+  configured), which tombstones whole establishments that disappeared.
+
+Each run is journalled; every establishment's failure is recorded with its code and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+
+import orjson
+
+from rorsync.config import Settings
+from rorsync.metrics import MetricsObserver
+from rorsync.model import Source
+from rorsync.sources.csd.client import CsdClient
+from rorsync.sources.csd.wsdl import load_client
+from rorsync.store.engine import Database
+from rorsync.store.lookup import live_establishments
+from rorsync.store.state import get_cursor
+from rorsync.sync.csd.complete import run_complete_load
+from rorsync.sync.csd.context import (
+    RECHECK_STREAM,
+    CsdContext,
+    CursorMissing,
+    cycle_cursors,
+    merge_targets,
+    read_notif_cursor,
+    read_pending,
+)
+from rorsync.sync.csd.lecture import read_establishments
+from rorsync.sync.csd.resync import resync_identifier
+from rorsync.sync.engine import Job, ResyncRequest
+from rorsync.sync.progress import NULL_PROGRESS, Progress
+from rorsync.sync.runs import journaled_run
+from rorsync.sync.writer import Clock, utcnow
+from rorsync.transport import TransportObserver
+
+
+def recheck_share(establishments: list[str], after: str | None, count: int) -> list[str]:
+    """The next ``count`` establishments of the rotation, after ``after`` (sorted ids, wrapping around)."""
+    if count <= 0 or not establishments:
+        return []
+    start = 0 if after is None else next((i for i, e in enumerate(establishments) if e > after), 0)
+    rotated = establishments[start:] + establishments[:start]
+    return rotated[: min(count, len(rotated))]
+
+
+class CsdEngine:
+    source = Source.CSD
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        observer: TransportObserver | None = None,
+        clock: Clock = utcnow,
+        client: CsdClient | None = None,
+    ) -> None:
+        self.settings, self.db = settings, db
+        self._observer = observer
+        self._clock = clock
+        self._client = client
+        self._ctx: CsdContext | None = None
+
+    @property
+    def ctx(self) -> CsdContext:
+        if self._ctx is None:
+            raise RuntimeError("CsdEngine.prepare() must be awaited first")
+        return self._ctx
+
+    async def prepare(self) -> None:
+        await asyncio.to_thread(load_client)  # the shipped WSDL: a broken installation fails here, not mid-run
+        client = self._client or CsdClient(self.settings.csd, observer=self._observer or MetricsObserver())
+        self._ctx = CsdContext(self.settings, self.db, client, self._clock)
+
+    async def aclose(self) -> None:
+        if self._ctx is not None:
+            await self._ctx.client.close()
+
+    def jobs(self) -> list[Job]:
+        schedule = self.settings.schedule
+        return [
+            Job("csd:notif", "delta", self.poll, schedule.run_timeout, every=schedule.csd_notif),
+            Job("csd:recheck", "recheck", self.recheck, schedule.run_timeout, every=schedule.csd_recheck),
+            Job("csd:reconcile", "reconcile", self.reconcile, schedule.full_load_timeout, cron=schedule.reconcile),
+        ]
+
+    async def initial_load_needed(self) -> bool:
+        async with self.db.read() as conn:
+            return await read_notif_cursor(conn) is None
+
+    async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
+        await self._complete("full", progress)
+
+    async def reconcile(self, progress: Progress = NULL_PROGRESS) -> None:
+        await self._complete("reconcile", progress)
+
+    async def _complete(self, kind: str, progress: Progress) -> None:
+        async with journaled_run(self.db, Source.CSD, kind, scope=self.ctx.scope, clock=self._clock) as run:
+            await run_complete_load(self.ctx, run, progress)
+
+    async def poll(self, progress: Progress = NULL_PROGRESS) -> None:
+        """One TR-Notif cycle; the cursor moves to the cycle's start with the last rows."""
+        ctx = self.ctx
+        async with journaled_run(self.db, Source.CSD, "delta", scope=ctx.scope, clock=self._clock) as run:
+            async with self.db.read() as conn:
+                cursor = await read_notif_cursor(conn)
+                pending = await read_pending(conn)
+            if cursor is None:
+                raise CursorMissing("no TR-Notif cursor: the initial load of the CSD source has not completed")
+            since = cursor - self.settings.csd.overlap
+            started = ctx.clock()
+            answer = await ctx.client.notif(since)
+            # The server's clock bounds the cycle too: ours may run ahead of it.
+            cycle_start = min(started, answer.server_time or started)
+            listed = {entry.id_nat_struct: since for entry in answer.establishments.establishments}
+            targets = merge_targets(listed, pending)
+            run.extra["notified"] = len(listed)
+            progress.start(f"csd delta ({len(targets)} establishments)", len(targets))
+            writer = ctx.writer(run)
+            failed = await read_establishments(ctx, run, writer, targets, progress)
+            await writer.flush(cursors=cycle_cursors(cycle_start, failed))
+
+    async def recheck(self, progress: Progress = NULL_PROGRESS) -> None:
+        """Full reads of the next share of establishments, sweeping what each no longer holds."""
+        ctx = self.ctx
+        async with journaled_run(self.db, Source.CSD, "recheck", scope=ctx.scope, clock=self._clock) as run:
+            async with self.db.read() as conn:
+                establishments = await live_establishments(conn, Source.CSD)
+                stored = await get_cursor(conn, Source.CSD, RECHECK_STREAM)
+            after = orjson.loads(stored)["after"] if stored else None
+            share = self.settings.schedule.csd_recheck / self.settings.csd.full_read_every
+            chosen = recheck_share(establishments, after, math.ceil(len(establishments) * share))
+            progress.start(f"csd recheck ({len(chosen)} of {len(establishments)} establishments)", len(chosen))
+            writer = ctx.writer(run)
+            await read_establishments(ctx, run, writer, dict.fromkeys(chosen), progress)
+            cursors = {RECHECK_STREAM: orjson.dumps({"after": chosen[-1]}).decode()} if chosen else None
+            await writer.flush(cursors=cursors)
+
+    async def resync(self, request: ResyncRequest, progress: Progress = NULL_PROGRESS) -> None:
+        if request.full:
+            await self.reconcile(progress)
+            return
+        if await self.initial_load_needed():  # nothing to take deltas from yet
+            await self.initial_load(progress)
+        targets = [target for target in (request.organization, request.resource) if target]
+        if not targets:
+            await self.poll(progress)
+            return
+        ctx = self.ctx
+        async with journaled_run(self.db, Source.CSD, "resync", scope=request.describe(), clock=self._clock) as run:
+            for target in targets:
+                await resync_identifier(ctx, run, target, progress)
