@@ -20,7 +20,7 @@ from rorsync.cli.common import EXIT_FAILED, EXIT_OK, EXIT_PARTIAL, run_async, se
 from rorsync.cli.progress import TerminalProgress
 from rorsync.config import ConfigError, Settings
 from rorsync.logs import configure_logging
-from rorsync.service.engines import EngineUnavailableError, enabled_sources
+from rorsync.service.engines import enabled_sources
 from rorsync.service.foreground import resync_in_foreground
 from rorsync.store.engine import Database
 from rorsync.store.instances import DAEMON, FOREGROUND, Instance, live_daemons, this_process
@@ -126,9 +126,9 @@ async def _in_foreground(db: Database, settings: Settings, stored: StoredRequest
                 progress = stack.enter_context(TerminalProgress()).for_lane
             outcome = await resync_in_foreground(settings, db, stored, progress=progress)
         status, error = outcome.status, outcome.error
-    except EngineUnavailableError as unavailable:
-        status, error = RunStatus.FAILED, str(unavailable)
-        raise ConfigError(error) from unavailable
+    except ConfigError as unusable:  # a source disabled, or without an engine in this installation
+        status, error = RunStatus.FAILED, str(unusable)
+        raise
     finally:
         await asyncio.shield(finish_requests(db, [stored.id], status=status, error=error, now=utcnow()))
     return _report(stored.id, status, error, "this command")

@@ -192,7 +192,7 @@ class Daemon:
         try:
             engines = engine_registry.build_engines(self.settings, self.db)
             self._http = await self._serve_http(self.settings.service.listen)
-        except (ConfigError, engine_registry.EngineUnavailableError) as error:
+        except ConfigError as error:
             raise DaemonExit(str(error), 2) from error
         self._scheduler.start()
         for engine in engines:
@@ -441,7 +441,7 @@ class Daemon:
             self._notifier.reloading()
             try:
                 applied = await self._apply(load_settings(self._config_path))
-            except (ConfigError, engine_registry.EngineUnavailableError) as error:
+            except ConfigError as error:
                 logger.error("configuration reload refused, keeping the running configuration: %s", error)
                 applied = False
             self._notifier.send("READY=1")

@@ -36,7 +36,7 @@ ENGINE_FACTORIES: dict[Source, str | EngineFactory] = {
 SOURCE_SECTIONS: dict[Source, str] = {Source.FHIR: "fhir", Source.CSD: "csd"}
 
 
-class EngineUnavailableError(RuntimeError):
+class EngineUnavailableError(ConfigError):
     """A source is enabled but this installation has no engine for it."""
 
 

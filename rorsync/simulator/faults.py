@@ -18,7 +18,12 @@ token_expiry       revoke every access token issued so far (acts once, when inje
 tls_wrong_ca       present a server certificate from an unexpected CA
 tls_client_cert    require a client certificate from a CA no client has
 corrupt_digest     serve a TR-Extraction ZIP whose first SHA-256 sidecar is wrong
+csd_error          answer a CSD request with error 444, as a SOAP Fault (``form=fault``) or
+                   in-band (``form=in-band``, the default), HTTP 500, as the ANS mock does
 =================  ==========================================================================
+
+``match`` (a regular expression searched in the request body, e.g. an idNatStruct or
+``TR-Notif``) narrows any fault to the requests that carry it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from typing import Any
 
 from aiohttp import web
 
+from rorsync.simulator.csd import documents
 from rorsync.simulator.fhir.outcome import FhirError, error_response
 
 CONTROL_PREFIX = "/_control/"
@@ -55,11 +61,13 @@ class FaultKind(StrEnum):
     TLS_WRONG_CA = "tls_wrong_ca"
     TLS_CLIENT_CERT = "tls_client_cert"
     CORRUPT_DIGEST = "corrupt_digest"
+    CSD_ERROR = "csd_error"
 
 
 TLS_KINDS = frozenset({FaultKind.TLS_WRONG_CA, FaultKind.TLS_CLIENT_CERT})
 EXTRACTION_PATHS = r"^/V1/extraction/"  # where a corrupt_digest fault applies unless told otherwise
 CORRUPT_DIGEST_KEY = web.RequestKey("corrupt_digest", bool)
+CSD_ERROR_FORMS = ("in-band", "fault")
 
 
 @dataclass
@@ -71,14 +79,19 @@ class Fault:
     delay: float = 1.0
     retry_after: int = 1
     max_hang: float = 30.0
+    form: str = "in-band"  # csd_error: "fault" or "in-band"
+    match: str | None = None  # regular expression searched in the request body
     fault_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
 
     def __post_init__(self) -> None:
         self.kind = FaultKind(self.kind)
         if self.kind is FaultKind.CORRUPT_DIGEST and self.path is None:
             self.path = EXTRACTION_PATHS
-        if self.path is not None:
-            re.compile(self.path)
+        for pattern in (self.path, self.match):
+            if pattern is not None:
+                re.compile(pattern)
+        if self.form not in CSD_ERROR_FORMS:
+            raise ValueError(f"form must be one of {', '.join(CSD_ERROR_FORMS)}, got {self.form!r}")
         if self.count is not None and self.count < 0:
             raise ValueError(f"fault count must be positive, got {self.count}")
 
@@ -107,6 +120,8 @@ class Fault:
             "delay": float,
             "retry_after": int,
             "max_hang": float,
+            "form": str,
+            "match": str,
         }
         values: dict[str, Any] = {}
         for key, value in options.items():
@@ -154,13 +169,16 @@ class FaultInjector:
         with self._lock:
             return list(self._faults)
 
-    def take(self, path: str, *, tls: bool = False) -> Fault | None:
-        """The first fault that applies to ``path`` (HTTP faults) or to a handshake (``tls``), consuming one use."""
+    def take(self, path: str, *, tls: bool = False, body: bytes | None = None) -> Fault | None:
+        """The first fault that applies to ``path`` and ``body`` (HTTP faults) or to a handshake
+        (``tls``), consuming one use."""
         with self._lock:
             for fault in self._faults:
                 if (fault.kind in TLS_KINDS) != tls:
                     continue
                 if fault.path is not None and not re.search(fault.path, path):
+                    continue
+                if fault.match is not None and not re.search(fault.match, (body or b"").decode("utf-8", "replace")):
                     continue
                 if fault.count is not None:
                     fault.count -= 1
@@ -173,7 +191,8 @@ class FaultInjector:
     async def middleware(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if request.path.startswith(CONTROL_PREFIX):
             return await handler(request)
-        fault = self.take(request.path)
+        body = await request.read() if request.can_read_body and any(f.match for f in self.active()) else None
+        fault = self.take(request.path, body=body)
         if fault is None:
             return await handler(request)
         return await _apply(fault, request, handler)
@@ -204,6 +223,9 @@ async def _apply(fault: Fault, request: web.Request, handler: Handler) -> web.St
     if kind is FaultKind.CORRUPT_DIGEST:
         request[CORRUPT_DIGEST_KEY] = True
         return await handler(request)
+    if kind is FaultKind.CSD_ERROR:
+        body = documents.fault() if fault.form == "fault" else documents.lecture_error()
+        return web.Response(status=500, body=body, content_type="application/soap+xml", charset="utf-8")
     if kind is FaultKind.HANG:
         await asyncio.sleep(fault.max_hang)
         return _reset(request)

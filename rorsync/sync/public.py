@@ -25,7 +25,7 @@ from urllib.parse import unquote, urlsplit
 from rorsync.config import HttpSettings, Settings, TlsSettings
 from rorsync.model import Source
 from rorsync.sources.csd.errors import ExtractionError
-from rorsync.sources.csd.extraction import time_of_name, verify_extraction
+from rorsync.sources.csd.extraction import extraction_instant, time_of_name, verify_extraction
 from rorsync.sources.csd.parse import check_document, iter_extraction_records
 from rorsync.sources.csd.resolver import CsdResolver
 from rorsync.sources.csd.xmlsafe import XmlLimits
@@ -38,7 +38,7 @@ from rorsync.sync.csd.context import log_warnings
 from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import RunHandle, journaled_run
 from rorsync.sync.writer import BatchWriter, Clock, store_items, utcnow
-from rorsync.transport import HttpClient, TransportObserver, http_date
+from rorsync.transport import HttpClient, TransportObserver
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +68,10 @@ async def fetch_public_file(source: str, directory: Path, observer: TransportObs
     await asyncio.to_thread(directory.mkdir, parents=True, exist_ok=True)
     async with HttpClient("public_xml", DOWNLOAD_SETTINGS, TlsSettings(), observer=observer) as http:
         download = await http.download(source, directory / name)
-    when = time_of_name(name) or http_date(download.headers.get("Last-Modified"))
+    try:
+        when: dt.datetime | None = extraction_instant(download.headers)
+    except ExtractionError:
+        when = time_of_name(name)
     return PublicFile(download.path, when)
 
 

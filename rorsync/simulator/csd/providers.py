@@ -4,7 +4,8 @@ One provider per role: CSD has a single profession (``codedType``, TRE_G15) and 
 ``operationalStatus`` (exercise mode TRE_R23, one telecom) per provider, so a practitioner working in
 two offers appears twice, under the same idNat_PS ``otherID``. ``facilities/facility`` cites the UE
 of the role's offer. The role's savoir-faire (TRE_R38) becomes a ``credential``; its ``record`` is
-dated by the later of the practitioner and the role.
+dated by the later of the practitioner and the role, while the person's own telecoms (under
+``demographic``) keep the practitioner's dates, so the person reads the same in every provider.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ def provider(nodes: Nodes, role: Item, practitioner: Item, facility_entity: str)
     if family:
         add(name, "surname", family)
     for telecom in bare_telecoms(practitioner.record.contacts):
-        nodes.contact_point(demographic, telecom, stamps)
+        nodes.contact_point(demographic, telecom, (practitioner.created, practitioner.record.last_updated))
     facilities = add(element, "facilities")
     add(facilities, "facility", entityID=facility_entity)
     for code in role.codes("savoir_faire"):

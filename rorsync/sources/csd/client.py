@@ -16,9 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
@@ -27,7 +26,7 @@ from cryptography import x509
 
 from rorsync.config import CsdSettings
 from rorsync.sources.csd.errors import ExtractionError
-from rorsync.sources.csd.extraction import extraction_time
+from rorsync.sources.csd.extraction import extraction_instant
 from rorsync.sources.csd.messages import (
     SoapRequest,
     build_lecture_establishment_request,
@@ -38,8 +37,6 @@ from rorsync.sources.csd.parse import LectureResult, parse_lecture
 from rorsync.sources.csd.responses import NotifResult, parse_notif
 from rorsync.sources.csd.vihf import PROFILE_CU_CODES, VihfSettings
 from rorsync.transport import HttpClient, Response, TransportObserver, http_date
-
-log = logging.getLogger(__name__)
 
 _SOAP_ERROR: Final = re.compile(rb"<(?:[\w.-]+:)?(?:Fault|error)[\s>/]")
 
@@ -139,21 +136,4 @@ class CsdClient:
         if self.extraction_url is None:
             raise ExtractionError("csd.extraction_url is not set: no TR-Extraction to download")
         download = await self._http.download(self.extraction_url, destination)
-        return DownloadedExtraction(download.path, _extraction_instant(download.headers))
-
-
-def _extraction_instant(headers: Mapping[str, str]) -> dt.datetime:
-    """When the extraction was taken: the deltas that follow start from there, so it must be known.
-
-    The timestamped file name is the contract (csd-mev24 §7); ``Last-Modified`` is accepted in its
-    place. The download time is not: an extraction may be days old, and deltas starting from the
-    download would miss everything that changed in between.
-    """
-    try:
-        return extraction_time(headers.get("Content-Disposition", ""))
-    except ExtractionError as error:
-        when = http_date(headers.get("Last-Modified"))
-        if when is None:
-            raise ExtractionError(f"{error}, and no Last-Modified header: cannot date the extraction") from None
-        log.warning("%s; dating the extraction by its Last-Modified header (%s)", error, when.isoformat())
-        return when
+        return DownloadedExtraction(download.path, extraction_instant(download.headers))

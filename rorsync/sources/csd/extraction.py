@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from email.message import Message
 from pathlib import Path, PurePosixPath
@@ -26,6 +27,9 @@ from rorsync.sources.csd.parse import iter_extraction_records
 from rorsync.sources.csd.resolver import CsdResolver
 from rorsync.sources.csd.times import PARIS
 from rorsync.sources.csd.xmlsafe import EXTRACTION_PART_MAX_BYTES, XmlLimits
+from rorsync.transport.http import http_date
+
+log = logging.getLogger(__name__)
 
 MAX_MEMBERS: Final = 10_000
 SIDECAR_MAX_BYTES: Final = 4096
@@ -163,3 +167,20 @@ def time_of_name(filename: str) -> dt.datetime | None:
     except ValueError:
         return None
     return local.replace(tzinfo=PARIS).astimezone(dt.UTC)
+
+
+def extraction_instant(headers: Mapping[str, str]) -> dt.datetime:
+    """When the extraction was taken: the deltas that follow start from there, so it must be known.
+
+    The timestamped file name is the contract (csd-mev24 §7); ``Last-Modified`` is accepted in its
+    place. The download time is not: an extraction may be days old, and deltas starting from the
+    download would miss everything that changed in between.
+    """
+    try:
+        return extraction_time(headers.get("Content-Disposition", ""))
+    except ExtractionError as error:
+        when = http_date(headers.get("Last-Modified"))
+        if when is None:
+            raise ExtractionError(f"{error}, and no Last-Modified header: cannot date the extraction") from None
+        log.warning("%s; dating the extraction by its Last-Modified header (%s)", error, when.isoformat())
+        return when

@@ -2,11 +2,18 @@
 
 The provider itself becomes a practitioner; each ``facilities/facility`` it lists becomes one
 practitioner role (on the offer when the facility is a UE, on the OI otherwise), carrying the
-profession (``codedType``, TRE_G15), the exercise mode of ``operationalStatus`` and its telecom.
+profession (``codedType``, TRE_G15), the savoir-faire (``credential``, on the role as in FHIR), the
+exercise mode of ``operationalStatus`` and its telecom.
+
+A person with several roles comes as several ``provider`` elements under one idNat_PS, each with
+its role's details and ``record``. The practitioner record's payload is therefore only the person's
+part of the element (identifiers and ``demographic``), so that every element describing the same
+person gives the same practitioner, whichever is read last.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 
 from lxml import etree
@@ -24,7 +31,7 @@ class ProviderDraft:
     exercise_mode_code: str | None
     facility_entities: list[str]
     organization_entities: list[str]
-    practitioner_codes: list[CodeRow] = field(default_factory=list)
+    practitioner_payload: bytes = b""
     role_codes: list[CodeRow] = field(default_factory=list)
     practitioner_contacts: Contacts = field(default_factory=Contacts)
     role_contacts: Contacts = field(default_factory=Contacts)
@@ -99,7 +106,20 @@ def read_provider(provider: etree._Element) -> ProviderDraft:
                 if (entity := organization.get("entityID"))
             )
         elif name == "credential":
-            _read_credential(part, draft.practitioner_codes)
+            _read_credential(part, draft.role_codes)
         elif name == "extension":
             _read_extension(part, draft)
+    draft.practitioner_payload = _person(provider)
     return draft
+
+
+PERSON_ELEMENTS = frozenset({"otherID", "demographic"})
+
+
+def _person(provider: etree._Element) -> bytes:
+    """The person's part of a provider element, without the role's details nor its ``@entityID``."""
+    person = etree.Element(provider.tag)
+    for name, part in children(provider):
+        if name in PERSON_ELEMENTS:
+            person.append(copy.deepcopy(part))
+    return etree.tostring(person, method="c14n", exclusive=True)

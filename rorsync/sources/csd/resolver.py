@@ -391,9 +391,8 @@ class CsdResolver:
             resource_id,
             updated,
             anchor.region if anchor is not None else None,
-            draft.origin.payload,
+            draft.practitioner_payload,
             draft.row,
-            codes=draft.practitioner_codes,
             contacts=draft.practitioner_contacts.rows,
         )
         records: list[Output] = [practitioner]

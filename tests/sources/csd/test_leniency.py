@@ -169,8 +169,9 @@ def test_practitioners_and_roles(lenient: tuple[dict[str, Record], list[RecordEr
         "given_name": "Jeanne",
         "prefix": "DR",
     }
-    assert [(c["kind"], c["code"]) for c in practitioner.codes] == [("savoir_faire", "SM51")]
+    assert practitioner.codes == []  # the savoir-faire belongs to the role, as in FHIR
     role = records["810000000001@94/0101"]
+    assert [(c["kind"], c["code"]) for c in role.codes] == [("savoir_faire", "SM51")]
     assert dict(role.row) == {
         "situation_identifier": None,
         "practitioner_ref": "810000000001",
