@@ -8,8 +8,8 @@ the whole delta is complete, in the transaction of its last rows, to the largest
 
 A delta above the 10 000-result cap is split rather than given up: by time window (bisecting the
 interval, which bounds every window whatever the volume) and, when one instant alone holds too
-many changes (a bulk update), by region. Only if even that is not enough does the run fail, asking
-for a complete load. A search that delivers fewer results than it announced fails the run: its
+many changes (a bulk update), by region. Only if even that is not enough does the run fail, and the
+engine queues a complete load (``$export``). A search that delivers fewer results than it announced fails the run: its
 cursor does not move and the next run reads the same window again.
 """
 
@@ -65,7 +65,14 @@ class _WindowFetcher:
         self.newest = dt.datetime.min.replace(tzinfo=dt.UTC)
         self.received = 0
 
-    async def window(self, lower: dt.datetime, upper: dt.datetime | None, tag: Sequence[tuple[str, str]]) -> None:
+    async def window(
+        self,
+        lower: dt.datetime,
+        upper: dt.datetime | None,
+        tag: Sequence[tuple[str, str]],
+        end: dt.datetime | None = None,
+    ) -> None:
+        """Fetch ``[lower, upper)`` (``upper`` None: open-ended); ``end`` bounds the halving of an open window."""
         params = [("_lastUpdated", f"ge{format_instant(lower)}")]
         if upper is not None:
             params.append(("_lastUpdated", f"lt{format_instant(upper)}"))
@@ -76,22 +83,30 @@ class _WindowFetcher:
         except SearchTruncated as truncated:
             if truncated.total <= self.ctx.client.result_cap:
                 raise  # fewer results than announced: not a volume problem, fail and retry later
-            await self._split(lower, upper or (started[0] if started else self.ctx.clock()), tag, truncated)
+            end = upper or end or (started[0] if started else self.ctx.clock())
+            await self._split(lower, upper, end, tag, truncated)
 
     async def _split(
-        self, lower: dt.datetime, upper: dt.datetime, tag: Sequence[tuple[str, str]], truncated: SearchTruncated
+        self,
+        lower: dt.datetime,
+        upper: dt.datetime | None,
+        end: dt.datetime,
+        tag: Sequence[tuple[str, str]],
+        truncated: SearchTruncated,
     ) -> None:
-        if upper - lower > MIN_WINDOW:
-            middle = lower + (upper - lower) / 2
+        """Halve ``[lower, end)``; the upper half keeps ``upper``, so that an open window stays open and
+        nothing stamped after the server's clock (a skewed front end) is left out."""
+        if end - lower > MIN_WINDOW:
+            middle = lower + (end - lower) / 2
             log.info("%s; splitting the window at %s", truncated, format_instant(middle))
             await self.window(lower, middle, tag)
-            await self.window(middle, upper, tag)
+            await self.window(middle, upper, tag, end)
         elif not tag:
             log.info("%s within one instant; splitting by region", truncated)
             for region in codes.table("TRE_R30").current_codes():
-                await self.window(lower, upper, [("_tag", region_tag(region))])
+                await self.window(lower, upper, [("_tag", region_tag(region))], end)
         else:
-            raise DeltaTooLarge(f"{truncated} even for one region and one instant: run a complete load") from truncated
+            raise DeltaTooLarge(f"{truncated} even for one region and one instant") from truncated
 
     async def _store(self, page: SearchPage) -> None:
         await store_page(self.writer, page)

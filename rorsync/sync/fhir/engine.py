@@ -8,21 +8,26 @@ schedule (``schedule.fhir_capacity``), and the weekly complete load that reconci
 
 from __future__ import annotations
 
+import logging
+
 from rorsync.config import Settings
 from rorsync.metrics import MetricsObserver
 from rorsync.model import Source
 from rorsync.sources.fhir.client import FhirClient
 from rorsync.store.engine import Database
+from rorsync.store.requests import add_request, pending_requests
 from rorsync.store.state import get_cursor
 from rorsync.sync.engine import Job, ResyncRequest
 from rorsync.sync.fhir.complete import run_complete_load
 from rorsync.sync.fhir.context import CAPACITY_TYPE, DELTA_TYPES, RESOURCE_TYPES, FhirContext, delta_stream
-from rorsync.sync.fhir.delta import run_delta
+from rorsync.sync.fhir.delta import DeltaTooLarge, run_delta
 from rorsync.sync.fhir.resync import resync_organization, resync_resource
 from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import journaled_run
 from rorsync.sync.writer import Clock, utcnow
 from rorsync.transport import TransportObserver
+
+log = logging.getLogger(__name__)
 
 
 class FhirEngine:
@@ -87,13 +92,29 @@ class FhirEngine:
             await run_complete_load(self.ctx, run, progress)
 
     async def poll(self, progress: Progress = NULL_PROGRESS) -> None:
-        async with journaled_run(self.db, Source.FHIR, "delta", scope=self.scope, clock=self._clock) as run:
-            for resource_type in DELTA_TYPES:
-                await run_delta(self.ctx, run, resource_type)
+        await self._deltas("delta", DELTA_TYPES)
 
     async def poll_capacity(self, progress: Progress = NULL_PROGRESS) -> None:
-        async with journaled_run(self.db, Source.FHIR, "capacity", scope=self.scope, clock=self._clock) as run:
-            await run_delta(self.ctx, run, CAPACITY_TYPE)
+        await self._deltas("capacity", (CAPACITY_TYPE,))
+
+    async def _deltas(self, kind: str, resource_types: tuple[str, ...]) -> None:
+        async with journaled_run(self.db, Source.FHIR, kind, scope=self.scope, clock=self._clock) as run:
+            try:
+                for resource_type in resource_types:
+                    await run_delta(self.ctx, run, resource_type)
+            except DeltaTooLarge:
+                await self._queue_complete_load()
+                raise
+
+    async def _queue_complete_load(self) -> None:
+        """Fall back to ``$export``: a full resync request, which the daemon runs in its reconcile lane
+        (with the complete load's timeout), or an operator with ``rorsync resync --full``."""
+        queued = [r for r in await pending_requests(self.db) if r.full and r.source in (None, Source.FHIR.value)]
+        if not queued:
+            await add_request(
+                self.db, source=Source.FHIR.value, full=True, organization=None, resource=None, now=self._clock()
+            )
+        log.warning("fhir: a delta is too large even split by time and region: a complete load is queued")
 
     async def resync(self, request: ResyncRequest, progress: Progress = NULL_PROGRESS) -> None:
         if request.full:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -11,13 +13,18 @@ from sqlalchemy import select
 from rorsync.model import Source
 from rorsync.simulator.server import Simulator
 from rorsync.simulator.world.churn import ChangeFeed
+from rorsync.simulator.world.instants import now_micros
+from rorsync.sources.fhir.client import FhirClient
 from rorsync.sources.fhir.errors import FhirParseError
+from rorsync.sources.fhir.parse import SearchPage
 from rorsync.store import schema
 from rorsync.store.engine import Database
+from rorsync.store.requests import pending_requests
 from rorsync.store.state import get_cursor
 from rorsync.sync.engine import ResyncRequest
 from rorsync.sync.fhir import FhirEngine
 from rorsync.sync.fhir.context import RESOURCE_ENTITIES, RESOURCE_TYPES, delta_stream
+from rorsync.sync.fhir.delta import DeltaTooLarge
 from rorsync.transport import RetriesExhausted, TlsError, TransportError
 from tests.simulator.clock import FakeClock
 from tests.sync.fhir.conftest import EngineFactory, engine_settings, mirrored, served
@@ -140,14 +147,56 @@ async def test_faults_leave_the_mirror_consistent_and_the_cursor_in_place(
         assert last.status == "ok"
     else:
         assert last.status == "failed" and last.error
-        after = await cursors(database)
-        assert (
-            after["Organization"] == before["Organization"] or after["HealthcareService"] == before["HealthcareService"]
-        )
+        assert await cursors(database) == before  # Organization, the first type polled, failed
     # Whatever happened, a clean poll converges: nothing half-written, nothing lost.
     await engine.poll()
     await engine.poll_capacity()
     assert await mirrored(database) == served(sim)
+
+
+async def test_a_token_revoked_between_two_pages_is_renewed_and_the_run_completes(
+    sim: Simulator, database: Database, tmp_path: Any, clock: FakeClock
+) -> None:
+    settings = engine_settings(sim, tmp_path / "state", page_size=5)
+    revoked: list[bool] = []
+
+    class RevokingClient(FhirClient):
+        async def search(self, *args: Any, **kwargs: Any) -> AsyncIterator[SearchPage]:
+            async for page in super().search(*args, **kwargs):
+                yield page
+                if not revoked:  # after the first page of the first search, every token is revoked
+                    revoked.append(True)
+                    sim.faults.inject(kind="token_expiry")
+
+    engine = FhirEngine(settings, database, client=RevokingClient(settings.fhir))
+    try:
+        await engine.prepare()
+        await engine.initial_load()
+        clock.advance(5)
+        sim.apply_changes(30, "update")
+        await engine.poll()
+        assert revoked and (await runs(database))[-1].status == "ok"
+        await engine.poll_capacity()
+        assert await mirrored(database) == served(sim)
+    finally:
+        await engine.aclose()
+
+
+async def test_a_reconcile_that_fails_part_way_tombstones_nothing(
+    sim: Simulator, database: Database, make_engine: EngineFactory
+) -> None:
+    engine = make_engine()
+    await engine.prepare()
+    await engine.initial_load()
+    sim.apply_changes(10, "delete")
+    loaded = await mirrored(database)
+    sim.faults.inject(kind="status", status=502, path="export-get-file", count=1000)
+    with pytest.raises(TransportError):
+        await engine.reconcile()
+    sim.faults.clear()
+    assert await mirrored(database) == loaded
+    assert await mirrored(database, tombstoned=True) == {}
+    assert (await runs(database))[-1].status == "failed"
 
 
 async def test_a_failed_run_explains_itself(
@@ -208,6 +257,33 @@ async def test_targeted_resync_of_an_organization_and_of_a_resource(
     await engine.resync(ResyncRequest(resource="Location/does-not-exist"))
     statuses = [(r.kind, r.status) for r in await runs(database)][-3:]
     assert statuses == [("resync", "ok"), ("resync", "ok"), ("resync", "partial")]
+
+
+async def test_a_delta_above_the_result_cap_is_split_and_one_too_large_queues_a_complete_load(
+    sim: Simulator, database: Database, tmp_path: Any, clock: FakeClock
+) -> None:
+    settings = engine_settings(sim, tmp_path / "state")
+    engine = FhirEngine(settings, database, client=FhirClient(settings.fhir, result_cap=2))
+    try:
+        await engine.prepare()
+        await engine.initial_load()
+        for _ in range(5):  # 10 Location changes over 5 instants: above the cap, split by time
+            await asyncio.sleep(0.01)
+            clock.now = now_micros()  # stamps behind the server's clock, as on a real server
+            sim.apply_changes(2, "capacity")
+        await engine.poll_capacity()
+        assert await mirrored(database) == served(sim)
+        assert await pending_requests(database) == []
+
+        clock.now = now_micros()
+        sim.apply_changes(40, "capacity")  # one instant, fewer regions than 40 / 2: above the cap
+        with pytest.raises(DeltaTooLarge):
+            await engine.poll_capacity()
+        assert [(r.source, r.full) for r in await pending_requests(database)] == [("fhir", True)]
+        await engine.resync(ResyncRequest(full=True))  # what the daemon does with the request
+        assert await mirrored(database) == served(sim)
+    finally:
+        await engine.aclose()
 
 
 def _entity(resource_type: str) -> str:
