@@ -17,7 +17,6 @@ import asyncio
 import datetime as dt
 import logging
 import shutil
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
@@ -122,7 +121,7 @@ async def import_public(
 
 async def _load(settings: Settings, writer: BatchWriter, run: RunHandle, path: Path, progress: Progress) -> None:
     max_part_bytes = settings.public_xml.max_part_bytes
-    if zipfile.is_zipfile(path):
+    if await asyncio.to_thread(_is_zip, path):
         verified = await asyncio.to_thread(verify_extraction, path, max_part_bytes=max_part_bytes)
         await load_extraction(writer, run, verified, progress, f"public extraction ({len(verified.parts)} parts)")
         return
@@ -133,6 +132,12 @@ async def _load(settings: Settings, writer: BatchWriter, run: RunHandle, path: P
     await store_items(writer, iter_extraction_records(path, resolver=resolver, limits=limits))
     await store_items(writer, resolver.finish())
     log_warnings(run, resolver.warnings)
+
+
+def _is_zip(path: Path) -> bool:
+    """A ZIP by its name or its first bytes: a truncated archive must fail as a ZIP, not as bad XML."""
+    with path.open("rb") as stream:
+        return path.suffix.lower() == ".zip" or stream.read(4) == b"PK\x03\x04"
 
 
 def _check_bare_file(path: Path, limits: XmlLimits) -> None:

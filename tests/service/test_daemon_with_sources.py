@@ -81,6 +81,7 @@ async def test_the_daemon_mirrors_both_protocols_under_churn_and_health_follows_
                 return status == expected and isinstance(body, dict)
 
             await eventually(lambda: answer(200), within=10, what="/healthz 200")
+
             async def both_unhealthy() -> bool:
                 status, body = await get(health)
                 sources: dict[str, Any] = body["sources"]

@@ -75,6 +75,7 @@ async def _load_by_extraction(ctx: CsdContext, run: RunHandle, progress: Progres
             run.extra.update(await sweep_after_complete_load(write, seen_before=seen_before, grace=grace))
 
         await writer.flush(cursors={NOTIF_STREAM: format_instant(cursor)}, finalize=sweep)
+        progress.finish()
         log.info("csd: extraction of %s loaded", downloaded.extracted_at.isoformat())
     finally:
         shutil.rmtree(directory, ignore_errors=True)
