@@ -258,3 +258,7 @@ class RecordError(ValueError):
         self.where = where
         self.reason = reason
         self.payload = payload
+
+    def __reduce__(self) -> tuple[type[RecordError], tuple[str, str, bytes], dict[str, object]]:
+        """Picklable with its attributes (parsers may run in a worker process)."""
+        return (type(self), (self.where, self.reason, self.payload), self.__dict__)

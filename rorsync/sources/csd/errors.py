@@ -27,6 +27,9 @@ class CsdServiceError(CsdError):
         self.message = message
         self.form: FaultForm = form
 
+    def __reduce__(self) -> tuple[type[CsdServiceError], tuple[str, str, FaultForm]]:
+        return (type(self), (self.code, self.message, self.form))
+
 
 class CsdResponseError(CsdError):
     """A body that cannot be a valid answer; the message says what was expected and what was found."""

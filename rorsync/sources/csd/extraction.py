@@ -24,7 +24,7 @@ from typing import Final
 from rorsync.model import Record, RecordError
 from rorsync.sources.csd.errors import ExtractionError
 from rorsync.sources.csd.parse import iter_extraction_records
-from rorsync.sources.csd.resolver import CsdResolver
+from rorsync.sources.csd.resolver import CsdResolver, ParseWarning
 from rorsync.sources.csd.times import PARIS
 from rorsync.sources.csd.xmlsafe import EXTRACTION_PART_MAX_BYTES, XmlLimits
 from rorsync.transport.http import http_date
@@ -73,6 +73,23 @@ class VerifiedExtraction:
                 if on_part is not None:
                     on_part(part)
         yield from active.finish()
+
+
+ExtractionEvent = Record | RecordError | ExtractionPart | ParseWarning
+
+
+def read_extraction(extraction: VerifiedExtraction) -> Iterator[ExtractionEvent]:
+    """Everything a load needs from one pass over an extraction, as one stream (it may run in a worker
+    process): the records, each part once it has been read (progress), then the parser's warnings."""
+    resolver = CsdResolver()
+    done: list[ExtractionPart] = []
+    for item in extraction.iter_records(resolver, on_part=done.append):
+        if done:
+            yield from done
+            done.clear()
+        yield item
+    yield from done
+    yield from resolver.warnings
 
 
 def _check_name(name: str, archive: Path) -> None:

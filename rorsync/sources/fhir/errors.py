@@ -60,3 +60,6 @@ class OperationOutcomeError(FhirParseError):
         )
         super().__init__(f"server returned an OperationOutcome: {summary or 'no issue'}")
         self.issues = issues
+
+    def __reduce__(self) -> tuple[type[OperationOutcomeError], tuple[list[OutcomeIssue]]]:
+        return (type(self), (self.issues,))

@@ -37,6 +37,7 @@ __all__ = [
     "SearchPage",
     "iter_export_records",
     "parse_search_page",
+    "read_export_file",
     "record_from_resource",
 ]
 
@@ -185,6 +186,11 @@ def iter_export_records(
     else:
         with path.open("rb") as stream:
             yield from _records_streamed(path, stream)
+
+
+def read_export_file(path: Path) -> list[Record | RecordError]:
+    """All of :func:`iter_export_records` for one file at once (a file small enough to read whole)."""
+    return list(iter_export_records(path))
 
 
 def _records_of(item: Any, place: str) -> Iterator[Record | RecordError]:

@@ -3,8 +3,9 @@
 With ``csd.extraction_url``, a complete load is the TR-Extraction ZIP: downloaded to the state
 directory, **every part checked against its SHA-256 sidecar before anything is parsed** (a corrupted
 download fails the run without touching the mirror), then streamed part by part in constant memory
-and upserted in batches. Only then, in the transaction of the last batch, does it tombstone what the
-extraction did not hold and move the TR-Notif cursor to the extraction's own time.
+(parsed in the worker process while the previous batch is written) and upserted in batches. Only
+then, in the transaction of the last batch, does it tombstone what the extraction did not hold and
+move the TR-Notif cursor to the extraction's own time.
 
 What may be tombstoned is bounded by the extraction's time, not the load's: an extraction can be
 hours or days old, and an object a TR-Notif cycle mirrored after it was taken is not in it without
@@ -23,8 +24,9 @@ import datetime as dt
 import logging
 import shutil
 
-from rorsync.sources.csd.extraction import ExtractionPart, VerifiedExtraction, verify_extraction
-from rorsync.sources.csd.resolver import CsdResolver
+from rorsync.model import Record, RecordError
+from rorsync.sources.csd.extraction import ExtractionPart, VerifiedExtraction, read_extraction, verify_extraction
+from rorsync.sources.csd.resolver import ParseWarning
 from rorsync.store.state import format_instant
 from rorsync.store.sweep import sweep_after_complete_load
 from rorsync.store.upsert import WriteContext
@@ -38,6 +40,7 @@ from rorsync.sync.csd.context import (
     read_pending,
 )
 from rorsync.sync.csd.lecture import read_establishments
+from rorsync.sync.offload import WorkerIterator
 from rorsync.sync.progress import Progress
 from rorsync.sync.runs import RunHandle
 from rorsync.sync.writer import BatchWriter, store_items
@@ -86,20 +89,26 @@ async def load_extraction(
 ) -> int:
     """Stream every record of a verified extraction into ``writer``; returns how many.
 
-    The progress total is estimated from the first part (records per byte) and corrected at the end.
+    The parts are parsed in the worker process while the records already received are written. The
+    progress total is estimated from the first part (records per byte).
     """
-    resolver = CsdResolver()
-    read_bytes = 0
-
-    def on_part(part: ExtractionPart) -> None:
-        nonlocal read_bytes
-        read_bytes += part.size
-        if read_bytes == part.size:
-            progress.set_total(round(writer.counts.received * extraction.size / part.size) or None)
-
     progress.start(description)
-    count = await store_items(writer, extraction.iter_records(resolver, on_part=on_part))
-    log_warnings(run, resolver.warnings)
+    warnings: list[ParseWarning] = []
+    read_bytes = count = 0
+    async with WorkerIterator(read_extraction, extraction, batch_size=writer.batch_size) as batches:
+        async for batch in batches:
+            items: list[Record | RecordError] = []
+            for event in batch:
+                if isinstance(event, Record | RecordError):
+                    items.append(event)
+                elif isinstance(event, ExtractionPart):
+                    if not read_bytes:
+                        progress.set_total(round((count + len(items)) * extraction.size / event.size) or None)
+                    read_bytes += event.size
+                else:
+                    warnings.append(event)
+            count += await store_items(writer, items)
+    log_warnings(run, warnings)
     run.extra["parts"] = len(extraction.parts)
     return count
 

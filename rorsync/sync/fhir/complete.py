@@ -19,19 +19,19 @@ import datetime as dt
 import hashlib
 import logging
 import shutil
-from collections.abc import Awaitable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from rorsync.model import Source
+from rorsync.model import Record, RecordError, Source
 from rorsync.sources.fhir.client import ExportManifest, region_tag
-from rorsync.sources.fhir.parse import iter_export_records
+from rorsync.sources.fhir.parse import STREAM_THRESHOLD_BYTES, iter_export_records, read_export_file
 from rorsync.store.state import clear_cursor, format_instant, get_cursor, parse_instant
 from rorsync.store.sweep import sweep_after_complete_load
 from rorsync.store.upsert import WriteContext
 from rorsync.sync.fhir.context import RESOURCE_TYPES, FhirContext, delta_stream, store_page
+from rorsync.sync.offload import WorkerIterator, run_in_worker
 from rorsync.sync.progress import Progress
 from rorsync.sync.runs import RunHandle
 from rorsync.sync.writer import BatchWriter, store_items
@@ -139,30 +139,44 @@ async def _resumable_state(ctx: FhirContext) -> dict[str, Any] | None:
 async def _load_files(
     ctx: FhirContext, writer: BatchWriter, progress: Progress, manifest: ExportManifest, state: dict[str, Any]
 ) -> None:
-    """Download file i+1 while storing file i; each file's rows commit with the resume state."""
+    """Download and parse file i+1 while storing file i; each file's rows commit with the resume state."""
     job = hashlib.sha256(manifest.status_url.encode()).hexdigest()[:16]
     directory = ctx.settings.state_dir / "export" / job
     directory.mkdir(parents=True, exist_ok=True)
     pending = [(i, out) for i, out in enumerate(manifest.outputs) if out.url not in state["done"]]
     progress.start(f"fhir complete load ($export, {len(manifest.outputs)} files)")
+
+    async def fetch(position: int) -> Path | list[Record | RecordError]:
+        index, output = pending[position]
+        path = await ctx.client.download(output.url, directory / f"{index:05d}.json")
+        if path.stat().st_size > STREAM_THRESHOLD_BYTES:
+            return path  # streamed in batches when its turn comes
+        items = await run_in_worker(read_export_file, path)
+        path.unlink()
+        return items
+
+    ahead: asyncio.Future[Path | list[Record | RecordError]] | None = None
     try:
-        download: Awaitable[Path] | None = None
-        for position, (index, output) in enumerate(pending):
-            current = download or ctx.client.download(output.url, directory / f"{index:05d}.json")
-            path = await current
-            download = None
-            if position + 1 < len(pending):
-                next_index, next_output = pending[position + 1]
-                download = asyncio.ensure_future(
-                    ctx.client.download(next_output.url, directory / f"{next_index:05d}.json")
-                )
-            count = await store_items(writer, iter_export_records(path))
+        for position, (_, output) in enumerate(pending):
+            fetched = await (ahead or fetch(position))
+            ahead = asyncio.ensure_future(fetch(position + 1)) if position + 1 < len(pending) else None
+            count = await _store_file(writer, fetched)
             if position == 0:
                 progress.set_total(count * len(pending))
-            path.unlink()
             state["done"].append(output.url)
             await writer.flush(cursors={EXPORT_STATE: orjson.dumps(state).decode()})
     finally:
-        if isinstance(download, asyncio.Future) and not download.done():
-            download.cancel()
+        if ahead is not None and not ahead.done():
+            ahead.cancel()
         shutil.rmtree(directory, ignore_errors=True)
+
+
+async def _store_file(writer: BatchWriter, fetched: Path | list[Record | RecordError]) -> int:
+    if not isinstance(fetched, Path):
+        return await store_items(writer, fetched)
+    count = 0
+    async with WorkerIterator(iter_export_records, fetched, batch_size=writer.batch_size) as batches:
+        async for batch in batches:
+            count += await store_items(writer, batch)
+    await asyncio.to_thread(fetched.unlink)
+    return count

@@ -22,7 +22,7 @@ from rorsync.store.engine import Database
 from rorsync.store.requests import pending_requests
 from rorsync.store.state import get_cursor
 from rorsync.sync.engine import ResyncRequest
-from rorsync.sync.fhir import FhirEngine
+from rorsync.sync.fhir import FhirEngine, complete
 from rorsync.sync.fhir.context import RESOURCE_ENTITIES, RESOURCE_TYPES, delta_stream
 from rorsync.sync.fhir.delta import DeltaTooLarge
 from rorsync.transport import RetriesExhausted, TlsError, TransportError
@@ -52,6 +52,16 @@ async def test_a_complete_load_equals_the_served_world(
     assert not await engine.initial_load_needed()
     assert all(value is not None for value in (await cursors(database)).values())
     assert [(r.kind, r.status) for r in await runs(database)] == [("full", "ok")]
+
+
+async def test_export_files_above_the_streaming_size_are_read_in_batches(
+    sim: Simulator, database: Database, make_engine: EngineFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(complete, "STREAM_THRESHOLD_BYTES", 0)  # every file takes the large-file path
+    engine = make_engine()
+    await engine.prepare()
+    await engine.initial_load()
+    assert await mirrored(database) == served(sim)
 
 
 async def test_deltas_under_churn_converge_and_only_a_reconcile_tombstones(

@@ -1,0 +1,132 @@
+"""Parsing in a second process, so that a complete load parses and writes at the same time.
+
+A complete load is CPU-bound on both sides: mapping a FHIR file or a CSD part to records costs about as
+much Python time as writing them, and threads cannot overlap two Python workloads. One worker process
+(spawned, never forked: the parent runs an event loop and database threads) runs the parsers; the
+event loop receives their output in batches and writes, while the worker already parses the next
+batch. Parsers stay pure functions of their input: the worker holds nothing but the generators it is
+asked to run, and everything it returns is pickled records.
+
+The worker is shared by every load of the process and runs one request at a time, in order, which
+is what lets a generator live in it across calls (:class:`WorkerIterator`): a CSD extraction is read
+as one document, with one resolver, exactly as in-process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import multiprocessing
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from typing import Any, Generic, TypeVar
+
+T = TypeVar("T")
+
+_pool: ProcessPoolExecutor | None = None
+_generators: dict[str, Iterator[Any]] = {}  # in the worker: the generators being read
+
+
+def _initialize_worker() -> None:
+    from rorsync.cli.common import tune_garbage_collector  # noqa: PLC0415 - the worker's own start-up
+
+    tune_garbage_collector()
+
+
+def worker() -> ProcessPoolExecutor:
+    """The parsing worker of this process, started on first use."""
+    global _pool  # noqa: PLW0603 - one worker per process, shared by every load
+    if _pool is None:
+        context = multiprocessing.get_context("spawn")
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_initialize_worker)
+    return _pool
+
+
+def _forget_broken_worker() -> None:
+    """A worker that died (killed, out of memory) is replaced at the next use."""
+    global _pool  # noqa: PLW0603
+    if _pool is not None:
+        _pool.shutdown(wait=False, cancel_futures=True)
+    _pool = None
+
+
+async def run_in_worker(function: Callable[..., T], *args: Any) -> T:
+    """``function(*args)`` in the worker; its exceptions are raised here."""
+    try:
+        return await asyncio.wrap_future(worker().submit(function, *args))
+    except BrokenProcessPool:
+        _forget_broken_worker()
+        raise
+
+
+# --- generators living in the worker ---------------------------------------------------------------
+
+
+def _open(handle: str, factory: Callable[..., Iterable[Any]], args: tuple[Any, ...]) -> None:
+    _generators[handle] = iter(factory(*args))
+
+
+def _next_batch(handle: str, size: int) -> list[Any]:
+    generator = _generators[handle]
+    try:
+        batch = list(itertools.islice(generator, size))
+    except BaseException:
+        del _generators[handle]
+        raise
+    if not batch:
+        del _generators[handle]
+    return batch
+
+
+def _close(handle: str) -> None:
+    generator = _generators.pop(handle, None)
+    close = getattr(generator, "close", None)
+    if close is not None:
+        close()
+
+
+class WorkerIterator(Generic[T]):
+    """The items of ``factory(*args)``, produced in the worker and received in batches.
+
+    One batch is always requested ahead, so the worker parses batch *n + 1* while the caller writes
+    batch *n*; at most two batches exist at a time. Use as ``async with`` (the generator is closed in
+    the worker however the loop ends)::
+
+        async with WorkerIterator(iter_extraction_part, path) as batches:
+            async for batch in batches:
+                ...
+    """
+
+    def __init__(self, factory: Callable[..., Iterable[T]], *args: Any, batch_size: int = 2000) -> None:
+        self._factory, self._args, self._size = factory, args, batch_size
+        self._handle = uuid.uuid4().hex
+        self._ahead: Future[list[T]] | None = None
+
+    async def __aenter__(self) -> AsyncIterator[list[T]]:
+        await run_in_worker(_open, self._handle, self._factory, self._args)
+        return self._batches()
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._ahead is not None and not self._ahead.done():
+            self._ahead.cancel()
+        with contextlib.suppress(BrokenProcessPool):  # a dead worker has nothing left to close
+            await run_in_worker(_close, self._handle)
+
+    def _request(self) -> Future[list[T]]:
+        return worker().submit(_next_batch, self._handle, self._size)
+
+    async def _batches(self) -> AsyncIterator[list[T]]:
+        self._ahead = self._request()
+        while True:
+            try:
+                batch = await asyncio.wrap_future(self._ahead)
+            except BrokenProcessPool:
+                _forget_broken_worker()
+                raise
+            if not batch:
+                return
+            self._ahead = self._request()
+            yield batch

@@ -1,0 +1,61 @@
+"""The parsing worker: generators read in batches in another process, in order, errors and early exits included."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Iterator
+
+import pytest
+
+from rorsync.model import RecordError
+from rorsync.sources.csd.errors import CsdServiceError
+from rorsync.sources.fhir.errors import ResourceError
+from rorsync.sync.offload import WorkerIterator, run_in_worker
+
+
+def numbers(count: int, fail_at: int | None = None) -> Iterator[int]:
+    for number in range(count):
+        if number == fail_at:
+            raise ValueError(f"bad input at item {number}")
+        yield number
+
+
+def recorded_errors(count: int) -> Iterator[RecordError]:
+    for number in range(count):
+        yield ResourceError(f"Location/{number}", "no id", b"{}", resource_type="Location", resource_id=str(number))
+
+
+async def test_items_come_back_in_order_in_batches() -> None:
+    async with WorkerIterator(numbers, 10, batch_size=3) as batches:
+        received = [batch async for batch in batches]
+    assert received == [[0, 1, 2], [3, 4, 5], [6, 7, 8], [9]]
+
+
+async def test_an_error_in_the_worker_is_raised_here_after_the_items_before_it() -> None:
+    received: list[int] = []
+    with pytest.raises(ValueError, match="bad input at item 5"):
+        async with WorkerIterator(numbers, 10, 5, batch_size=2) as batches:
+            async for batch in batches:
+                received += batch
+    assert received == [0, 1, 2, 3]
+
+
+async def test_leaving_early_closes_the_generator_and_the_worker_goes_on_serving() -> None:
+    async with WorkerIterator(numbers, 1_000_000, batch_size=10) as batches:
+        async for batch in batches:
+            assert batch[0] == 0
+            break
+    assert await run_in_worker(sum, [1, 2, 3]) == 6
+    async with WorkerIterator(numbers, 3) as batches:
+        assert [batch async for batch in batches] == [[0, 1, 2]]
+
+
+async def test_record_errors_and_service_errors_cross_processes_intact() -> None:
+    async with WorkerIterator(recorded_errors, 2) as batches:
+        [errors] = [batch async for batch in batches]
+    assert [(e.where, e.reason, e.payload, e.resource_id) for e in errors if isinstance(e, ResourceError)] == [
+        ("Location/0", "no id", b"{}", "0"),
+        ("Location/1", "no id", b"{}", "1"),
+    ]
+    error = pickle.loads(pickle.dumps(CsdServiceError("444", "Non prévu sur la plateforme", "fault")))
+    assert (error.code, error.message, error.form) == ("444", "Non prévu sur la plateforme", "fault")
