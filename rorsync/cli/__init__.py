@@ -10,7 +10,6 @@ from pathlib import Path
 import click
 
 from rorsync import __version__
-from rorsync.cli.common import tune_garbage_collector
 from rorsync.cli.config_cmd import config as config_command
 from rorsync.cli.db import db
 from rorsync.cli.demo import demo
@@ -24,6 +23,7 @@ from rorsync.cli.simulate import simulate
 from rorsync.cli.status import status
 from rorsync.cli.sync import sync
 from rorsync.config import DEFAULT_CONFIG_PATH
+from rorsync.runtime import tune_garbage_collector
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})

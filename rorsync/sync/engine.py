@@ -8,12 +8,20 @@ its initial load when the mirror has nothing from it yet, and answers manual res
 from __future__ import annotations
 
 import datetime as dt
+from abc import ABC, abstractmethod
 from collections.abc import Awaitable, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
+from rorsync.config import Settings
+from rorsync.metrics import MetricsObserver
 from rorsync.model import Source
-from rorsync.sync.progress import Progress
+from rorsync.store.engine import Database
+from rorsync.sync.progress import NULL_PROGRESS, Progress
+from rorsync.sync.runs import RunHandle, journaled_run
+from rorsync.sync.writer import Clock, utcnow
+from rorsync.transport import TransportObserver
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,3 +78,77 @@ class SourceEngine(Protocol):
     async def resync(self, request: ResyncRequest, progress: Progress) -> None: ...
 
     async def aclose(self) -> None: ...
+
+
+class SourceClient(Protocol):
+    async def close(self) -> None: ...
+
+
+ClientT = TypeVar("ClientT", bound=SourceClient)
+ContextT = TypeVar("ContextT")
+
+
+class EngineBase(ABC, Generic[ClientT, ContextT]):
+    """The life cycle every source engine shares, so that each only says what is its own.
+
+    The client (one HTTP session for the source) is built by :meth:`prepare`, not by the constructor,
+    so that building engines does no I/O; tests pass their own ``client`` and ``clock``. Complete
+    loads and whatever else the engine journals run under :meth:`_journaled`.
+    """
+
+    source: Source
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        *,
+        observer: TransportObserver | None = None,
+        clock: Clock = utcnow,
+        client: ClientT | None = None,
+    ) -> None:
+        self.settings, self.db = settings, db
+        self._observer = observer
+        self._clock = clock
+        self._client = client
+        self._ctx: ContextT | None = None
+
+    @property
+    def ctx(self) -> ContextT:
+        if self._ctx is None:
+            raise RuntimeError(f"{type(self).__name__}.prepare() must be awaited first")
+        return self._ctx
+
+    @property
+    @abstractmethod
+    def scope(self) -> str:
+        """What the engine mirrors, for the run journal (regions, a profile...)."""
+
+    @abstractmethod
+    def _new_client(self, observer: TransportObserver) -> ClientT: ...
+
+    @abstractmethod
+    def _new_context(self, client: ClientT) -> ContextT: ...
+
+    @abstractmethod
+    async def _complete_load(self, run: RunHandle, progress: Progress) -> None:
+        """Everything in scope, then the sweep of what is gone (initial load and reconcile)."""
+
+    async def prepare(self) -> None:
+        self._client = self._client or self._new_client(self._observer or MetricsObserver())
+        self._ctx = self._new_context(self._client)
+
+    async def aclose(self) -> None:
+        if self._ctx is not None and self._client is not None:
+            await self._client.close()
+
+    async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
+        async with self._journaled("full") as run:
+            await self._complete_load(run, progress)
+
+    async def reconcile(self, progress: Progress = NULL_PROGRESS) -> None:
+        async with self._journaled("reconcile") as run:
+            await self._complete_load(run, progress)
+
+    def _journaled(self, kind: str, scope: str | None = None) -> AbstractAsyncContextManager[RunHandle]:
+        return journaled_run(self.db, self.source, kind, scope=scope or self.scope, clock=self._clock)

@@ -24,16 +24,12 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
 
+from rorsync.runtime import tune_garbage_collector
+
 T = TypeVar("T")
 
 _pool: ProcessPoolExecutor | None = None
 _generators: dict[str, Iterator[Any]] = {}  # in the worker: the generators being read
-
-
-def _initialize_worker() -> None:
-    from rorsync.cli.common import tune_garbage_collector  # noqa: PLC0415 - the worker's own start-up
-
-    tune_garbage_collector()
 
 
 def worker() -> ProcessPoolExecutor:
@@ -41,7 +37,7 @@ def worker() -> ProcessPoolExecutor:
     global _pool  # noqa: PLW0603 - one worker per process, shared by every load
     if _pool is None:
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_initialize_worker)
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=tune_garbage_collector)
     return _pool
 
 

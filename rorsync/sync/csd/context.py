@@ -52,10 +52,6 @@ class CsdContext:
     client: CsdClient
     clock: Clock = utcnow
 
-    @property
-    def scope(self) -> str:
-        return f"profile {self.settings.csd.profile}"
-
     def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS, source: Source = Source.CSD) -> BatchWriter:
         return BatchWriter(
             self.db,

@@ -21,12 +21,9 @@ import math
 
 import orjson
 
-from rorsync.config import Settings
-from rorsync.metrics import MetricsObserver
 from rorsync.model import Source
 from rorsync.sources.csd.client import CsdClient
 from rorsync.sources.csd.wsdl import load_client
-from rorsync.store.engine import Database
 from rorsync.store.lookup import live_establishments
 from rorsync.store.state import get_cursor
 from rorsync.sync.csd.complete import run_complete_load
@@ -41,10 +38,9 @@ from rorsync.sync.csd.context import (
 )
 from rorsync.sync.csd.lecture import read_establishments
 from rorsync.sync.csd.resync import resync_identifier
-from rorsync.sync.engine import Job, ResyncRequest
+from rorsync.sync.engine import EngineBase, Job, ResyncRequest
 from rorsync.sync.progress import NULL_PROGRESS, Progress
-from rorsync.sync.runs import journaled_run
-from rorsync.sync.writer import Clock, utcnow
+from rorsync.sync.runs import RunHandle
 from rorsync.transport import TransportObserver
 
 
@@ -57,38 +53,22 @@ def recheck_share(establishments: list[str], after: str | None, count: int) -> l
     return rotated[: min(count, len(rotated))]
 
 
-class CsdEngine:
+class CsdEngine(EngineBase[CsdClient, CsdContext]):
     source = Source.CSD
 
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        *,
-        observer: TransportObserver | None = None,
-        clock: Clock = utcnow,
-        client: CsdClient | None = None,
-    ) -> None:
-        self.settings, self.db = settings, db
-        self._observer = observer
-        self._clock = clock
-        self._client = client
-        self._ctx: CsdContext | None = None
-
     @property
-    def ctx(self) -> CsdContext:
-        if self._ctx is None:
-            raise RuntimeError("CsdEngine.prepare() must be awaited first")
-        return self._ctx
+    def scope(self) -> str:
+        return f"profile {self.settings.csd.profile}"
+
+    def _new_client(self, observer: TransportObserver) -> CsdClient:
+        return CsdClient(self.settings.csd, observer=observer)
+
+    def _new_context(self, client: CsdClient) -> CsdContext:
+        return CsdContext(self.settings, self.db, client, self._clock)
 
     async def prepare(self) -> None:
         await asyncio.to_thread(load_client)  # the shipped WSDL: a broken installation fails here, not mid-run
-        client = self._client or CsdClient(self.settings.csd, observer=self._observer or MetricsObserver())
-        self._ctx = CsdContext(self.settings, self.db, client, self._clock)
-
-    async def aclose(self) -> None:
-        if self._ctx is not None:
-            await self._ctx.client.close()
+        await super().prepare()
 
     def jobs(self) -> list[Job]:
         schedule = self.settings.schedule
@@ -102,20 +82,13 @@ class CsdEngine:
         async with self.db.read() as conn:
             return await read_notif_cursor(conn) is None
 
-    async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
-        await self._complete("full", progress)
-
-    async def reconcile(self, progress: Progress = NULL_PROGRESS) -> None:
-        await self._complete("reconcile", progress)
-
-    async def _complete(self, kind: str, progress: Progress) -> None:
-        async with journaled_run(self.db, Source.CSD, kind, scope=self.ctx.scope, clock=self._clock) as run:
-            await run_complete_load(self.ctx, run, progress)
+    async def _complete_load(self, run: RunHandle, progress: Progress) -> None:
+        await run_complete_load(self.ctx, run, progress)
 
     async def poll(self, progress: Progress = NULL_PROGRESS) -> None:
         """One TR-Notif cycle; the cursor moves to the cycle's start with the last rows."""
         ctx = self.ctx
-        async with journaled_run(self.db, Source.CSD, "delta", scope=ctx.scope, clock=self._clock) as run:
+        async with self._journaled("delta") as run:
             async with self.db.read() as conn:
                 cursor = await read_notif_cursor(conn)
                 pending = await read_pending(conn)
@@ -137,7 +110,7 @@ class CsdEngine:
     async def recheck(self, progress: Progress = NULL_PROGRESS) -> None:
         """Full reads of the next share of establishments, sweeping what each no longer holds."""
         ctx = self.ctx
-        async with journaled_run(self.db, Source.CSD, "recheck", scope=ctx.scope, clock=self._clock) as run:
+        async with self._journaled("recheck") as run:
             async with self.db.read() as conn:
                 establishments = await live_establishments(conn, Source.CSD)
                 stored = await get_cursor(conn, Source.CSD, RECHECK_STREAM)
@@ -161,6 +134,6 @@ class CsdEngine:
             await self.poll(progress)
             return
         ctx = self.ctx
-        async with journaled_run(self.db, Source.CSD, "resync", scope=request.describe(), clock=self._clock) as run:
+        async with self._journaled("resync", request.describe()) as run:
             for target in targets:
                 await resync_identifier(ctx, run, target, progress)

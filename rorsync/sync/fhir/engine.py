@@ -10,61 +10,34 @@ from __future__ import annotations
 
 import logging
 
-from rorsync.config import Settings
-from rorsync.metrics import MetricsObserver
 from rorsync.model import Source
 from rorsync.sources.fhir.client import FhirClient
-from rorsync.store.engine import Database
 from rorsync.store.requests import add_request, pending_requests
 from rorsync.store.state import get_cursor
-from rorsync.sync.engine import Job, ResyncRequest
+from rorsync.sync.engine import EngineBase, Job, ResyncRequest
 from rorsync.sync.fhir.complete import run_complete_load
 from rorsync.sync.fhir.context import CAPACITY_TYPE, DELTA_TYPES, RESOURCE_TYPES, FhirContext, delta_stream
 from rorsync.sync.fhir.delta import DeltaTooLarge, run_delta
 from rorsync.sync.fhir.resync import resync_organization, resync_resource
 from rorsync.sync.progress import NULL_PROGRESS, Progress
-from rorsync.sync.runs import journaled_run
-from rorsync.sync.writer import Clock, utcnow
+from rorsync.sync.runs import RunHandle
 from rorsync.transport import TransportObserver
 
 log = logging.getLogger(__name__)
 
 
-class FhirEngine:
+class FhirEngine(EngineBase[FhirClient, FhirContext]):
     source = Source.FHIR
-
-    def __init__(
-        self,
-        settings: Settings,
-        db: Database,
-        *,
-        observer: TransportObserver | None = None,
-        clock: Clock = utcnow,
-        client: FhirClient | None = None,
-    ) -> None:
-        self.settings, self.db = settings, db
-        self._observer = observer
-        self._clock = clock
-        self._client = client
-        self._ctx: FhirContext | None = None
-
-    @property
-    def ctx(self) -> FhirContext:
-        if self._ctx is None:
-            raise RuntimeError("FhirEngine.prepare() must be awaited first")
-        return self._ctx
 
     @property
     def scope(self) -> str:
         return ",".join(self.settings.fhir.regions) or "national"
 
-    async def prepare(self) -> None:
-        client = self._client or FhirClient(self.settings.fhir, observer=self._observer or MetricsObserver())
-        self._ctx = FhirContext(self.settings, self.db, client, self._clock)
+    def _new_client(self, observer: TransportObserver) -> FhirClient:
+        return FhirClient(self.settings.fhir, observer=observer)
 
-    async def aclose(self) -> None:
-        if self._ctx is not None:
-            await self._ctx.client.close()
+    def _new_context(self, client: FhirClient) -> FhirContext:
+        return FhirContext(self.settings, self.db, client, self._clock)
 
     def jobs(self) -> list[Job]:
         schedule = self.settings.schedule
@@ -81,15 +54,8 @@ class FhirEngine:
                     return True
         return False
 
-    async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
-        await self._complete("full", progress)
-
-    async def reconcile(self, progress: Progress = NULL_PROGRESS) -> None:
-        await self._complete("reconcile", progress)
-
-    async def _complete(self, kind: str, progress: Progress) -> None:
-        async with journaled_run(self.db, Source.FHIR, kind, scope=self.scope, clock=self._clock) as run:
-            await run_complete_load(self.ctx, run, progress)
+    async def _complete_load(self, run: RunHandle, progress: Progress) -> None:
+        await run_complete_load(self.ctx, run, progress)
 
     async def poll(self, progress: Progress = NULL_PROGRESS) -> None:
         await self._deltas("delta", DELTA_TYPES)
@@ -98,7 +64,7 @@ class FhirEngine:
         await self._deltas("capacity", (CAPACITY_TYPE,))
 
     async def _deltas(self, kind: str, resource_types: tuple[str, ...]) -> None:
-        async with journaled_run(self.db, Source.FHIR, kind, scope=self.scope, clock=self._clock) as run:
+        async with self._journaled(kind) as run:
             try:
                 for resource_type in resource_types:
                     await run_delta(self.ctx, run, resource_type)
@@ -126,7 +92,7 @@ class FhirEngine:
             await self.poll(progress)
             await self.poll_capacity(progress)
             return
-        async with journaled_run(self.db, Source.FHIR, "resync", scope=request.describe(), clock=self._clock) as run:
+        async with self._journaled("resync", request.describe()) as run:
             if request.organization:
                 await resync_organization(self.ctx, run, request.organization)
             if request.resource:
