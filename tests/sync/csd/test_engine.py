@@ -10,9 +10,11 @@ import orjson
 import pytest
 from sqlalchemy import select
 
+from rorsync.config import VihfSettings
 from rorsync.model import Source
 from rorsync.simulator.server import Simulator
 from rorsync.simulator.world.churn import AppliedChange
+from rorsync.sources.csd.client import vihf_settings
 from rorsync.sources.csd.errors import CsdResponseError, CsdServiceError, ExtractionError
 from rorsync.sources.csd.messages import build_lecture_establishment_request
 from rorsync.sources.csd.parse import parse_lecture
@@ -278,3 +280,24 @@ async def test_mutual_tls_with_the_simulators_certificates(
         with pytest.raises((TlsError, RetriesExhausted), match="certificate"):
             await refused.poll()
         await refused.aclose()
+
+
+async def test_the_vihf_header_goes_with_every_request_when_configured(
+    world_copy: Path, database: Database, tmp_path: Path
+) -> None:
+    async with Simulator(world_path=world_copy, tls=True, tls_dir=tmp_path / "pki") as sim:
+        vihf = VihfSettings(enabled=True, subject_id="18751275100020/26")
+        settings = csd_settings(sim, tmp_path / "state", extraction=False, vihf=vihf)
+        header = vihf_settings(settings.csd)
+        assert header is not None and "CN=rorsync-sim-p1" in header.issuer  # from the client certificate
+        assert header.user_profile_code == "CU22"  # profile 1
+        engine = CsdEngine(settings, database)
+        await engine.prepare()
+        try:
+            await engine.initial_load()  # the simulator accepts the header
+            # A fault keyed on the assertion's content proves it reached the server.
+            sim.faults.inject(kind="csd_error", form="fault", match="VIHF_Version")
+            with pytest.raises(CsdServiceError):
+                await engine.poll()
+        finally:
+            await engine.aclose()
