@@ -242,7 +242,7 @@ async def download_export(connection: dict[str, Any], directory: Path, state: Pa
 
 async def parent(args: argparse.Namespace) -> None:
 
-    settings = SimulatorSettings(export_polls=0, export_retry_after=0, result_cap=10**9)
+    settings = SimulatorSettings(export_polls=0, export_retry_after=1, result_cap=10**9)  # poll each second
     async with Simulator(scale=args.scale, seed=args.seed, world_path=Path(args.world), settings=settings) as sim:
         credentials = sim.credentials(1)
         headers = credentials.headers
