@@ -41,6 +41,14 @@ def worker() -> ProcessPoolExecutor:
     return _pool
 
 
+def shutdown_worker() -> None:
+    """Stop the worker (it is started again at the next use); process exit does it too."""
+    global _pool  # noqa: PLW0603
+    if _pool is not None:
+        _pool.shutdown(wait=True)
+    _pool = None
+
+
 def _forget_broken_worker() -> None:
     """A worker that died (killed, out of memory) is replaced at the next use."""
     global _pool  # noqa: PLW0603

@@ -24,7 +24,7 @@ from typing import Final
 
 from cryptography import x509
 
-from rorsync.config import CsdSettings
+from rorsync.config import ConfigError, CsdSettings
 from rorsync.sources.csd.errors import ExtractionError
 from rorsync.sources.csd.extraction import extraction_instant
 from rorsync.sources.csd.messages import (
@@ -71,11 +71,11 @@ def _certificate_subject(settings: CsdSettings) -> str:
     """X509SubjectName of the TLS client certificate, as PLATINES puts it in the Issuer."""
     path = settings.tls.client_cert
     if path is None:  # the configuration refuses VIHF without an issuer or a certificate
-        raise ValueError("csd.vihf: no issuer and no tls.client_cert to take it from")
+        raise ConfigError("csd.vihf: no issuer and no tls.client_cert to take it from")
     try:
         certificate = x509.load_pem_x509_certificate(path.read_bytes())
     except (OSError, ValueError) as error:
-        raise ValueError(f"csd.tls.client_cert {path}: cannot read the certificate's subject: {error}") from error
+        raise ConfigError(f"csd.tls.client_cert {path}: cannot read the certificate's subject: {error}") from error
     return certificate.subject.rfc4514_string()
 
 

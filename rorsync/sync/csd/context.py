@@ -52,10 +52,10 @@ class CsdContext:
     client: CsdClient
     clock: Clock = utcnow
 
-    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS, source: Source = Source.CSD) -> BatchWriter:
+    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
         return BatchWriter(
             self.db,
-            source,
+            Source.CSD,
             self.settings.database.batch_size,
             run_id=run.id,
             clock=self.clock,
