@@ -13,6 +13,7 @@ from rich.table import Table
 
 from rorsync.cli.common import EXIT_SCHEMA, run_async, settings_of, with_database
 from rorsync.config import Settings
+from rorsync.service.health import cursor_time
 from rorsync.store.engine import Database
 from rorsync.store.instances import DAEMON
 from rorsync.store.status import MirrorStatus, collect_status
@@ -23,11 +24,14 @@ from rorsync.store.status import MirrorStatus, collect_status
 @click.pass_context
 def status(ctx: click.Context, as_json: bool) -> None:
     """Show what the mirror holds and how fresh it is."""
-    report = run_async(_collect(settings_of(ctx)))
+    settings = settings_of(ctx)
+    report = run_async(_collect(settings))
+    sources = source_states(report, settings.service.stale_after, dt.datetime.now(dt.UTC))
     if as_json:
-        click.echo(orjson.dumps(dataclasses.asdict(report), option=orjson.OPT_INDENT_2).decode())
+        document = {**dataclasses.asdict(report), "sources": sources}
+        click.echo(orjson.dumps(document, option=orjson.OPT_INDENT_2).decode())
     else:
-        _render(report)
+        _render(report, sources)
     if not report.schema_current:
         ctx.exit(EXIT_SCHEMA)
 
@@ -35,6 +39,20 @@ def status(ctx: click.Context, as_json: bool) -> None:
 @with_database
 async def _collect(db: Database, settings: Settings) -> MirrorStatus:
     return await collect_status(db)
+
+
+def source_states(report: MirrorStatus, stale_after: dt.timedelta, now: dt.datetime) -> dict[str, dict[str, Any]]:
+    """Per source, what ``/healthz`` says from the database: last success, lag, and a verdict
+    (``stale`` once no run has succeeded for ``service.stale_after``)."""
+    sources = {run.source for run in report.last_runs} | {cursor.source for cursor in report.cursors}
+    states: dict[str, dict[str, Any]] = {}
+    for source in sorted(sources):
+        success = report.last_success.get(source)
+        moments = [t for c in report.cursors if c.source == source and (t := cursor_time(c)) is not None]
+        lag = (now - max(moments)).total_seconds() if moments else None
+        state = "starting" if success is None else "stale" if now - success > stale_after else "ok"
+        states[source] = {"state": state, "last_success": success, "lag_seconds": lag}
+    return states
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -59,7 +77,7 @@ def _table(title: str, *columns: str) -> Table:
     return table
 
 
-def _render(report: MirrorStatus) -> None:
+def _render(report: MirrorStatus, sources: dict[str, dict[str, Any]]) -> None:
     console = Console()
     state = "current" if report.schema_current else f"needs `rorsync db upgrade` (head {report.schema_head})"
     console.print(f"database: {report.database}")
@@ -78,6 +96,17 @@ def _render(report: MirrorStatus) -> None:
     for cursor in report.cursors:
         cursors.add_row(cursor.source, cursor.stream, cursor.value, _when(cursor.updated_at))
     console.print(cursors if report.cursors else "cursors: none yet")
+    health = _table("sources", "source", "state", "last success", "lag")
+    for source, verdict in sources.items():
+        lag = verdict["lag_seconds"]
+        health.add_row(
+            source,
+            verdict["state"],
+            _when(verdict["last_success"]),
+            "-" if lag is None else _age(dt.timedelta(seconds=lag)),
+        )
+    if sources:
+        console.print(health)
     runs = _table("last runs", "source", "kind", "status", "started", "counts", "error")
     for run in report.last_runs:
         runs.add_row(run.source, run.kind, run.status, _when(run.started_at), _counts(run.counts), run.error or "")

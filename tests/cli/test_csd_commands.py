@@ -5,6 +5,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import orjson
+
 from rorsync.simulator.server import Simulator
 from tests.cli.test_sync_command import rorsync, sim  # noqa: F401 - fixture
 from tests.simulator.conftest import tiny_world_file, world_copy  # noqa: F401 - fixtures
@@ -39,6 +41,8 @@ async def test_csd_sync_loads_then_polls_and_a_refused_establishment_exits_4(
     sim.faults.clear()
     code, output = await rorsync(sim, "-c", path, "status", "--json")
     assert code == 0 and '"kind": "delta"' in output and '"status": "partial"' in output and "444" in output
+    sources = orjson.loads(output)["sources"]
+    assert sources["csd"]["state"] == "ok" and sources["csd"]["lag_seconds"] is not None  # as /healthz sees it
 
 
 async def test_import_public_from_the_configured_url_a_file_and_a_bad_file(
