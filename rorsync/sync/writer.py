@@ -11,6 +11,7 @@ import datetime as dt
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, ClassVar
 
 from rorsync import metrics
 from rorsync.model import Record, RecordError, Source
@@ -18,6 +19,10 @@ from rorsync.store.engine import Database
 from rorsync.store.state import set_cursor
 from rorsync.store.upsert import ApplyCounts, WriteContext, apply_records, quarantine
 from rorsync.sync.progress import NULL_PROGRESS, Progress
+
+if TYPE_CHECKING:
+    from rorsync.config import Settings
+    from rorsync.sync.runs import RunHandle
 
 Clock = Callable[[], dt.datetime]
 Finalizer = Callable[[WriteContext], Awaitable[None]]
@@ -80,3 +85,24 @@ async def store_items(writer: BatchWriter, items: Iterable[Record | RecordError]
     for entity, count in received.items():
         metrics.RECORDS_RECEIVED.labels(writer.source.value, entity).inc(count)
     return received.total()
+
+
+class SourceContext:
+    """What the sync steps of one source share; each source's context is a dataclass with these fields."""
+
+    source: ClassVar[Source]
+    settings: Settings
+    db: Database
+    clock: Clock
+
+    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
+        """A writer whose batches count in ``run``'s journal entry."""
+        return BatchWriter(
+            self.db,
+            self.source,
+            self.settings.database.batch_size,
+            run_id=run.id,
+            clock=self.clock,
+            progress=progress,
+            counts=run.counts,
+        )

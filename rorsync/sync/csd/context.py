@@ -17,6 +17,7 @@ import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -27,9 +28,8 @@ from rorsync.sources.csd.client import CsdClient
 from rorsync.sources.csd.resolver import ParseWarning
 from rorsync.store.engine import Database
 from rorsync.store.state import format_instant, get_cursor, parse_instant
-from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import RunHandle
-from rorsync.sync.writer import BatchWriter, Clock, utcnow
+from rorsync.sync.writer import Clock, SourceContext, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -46,22 +46,13 @@ class CursorMissing(RuntimeError):
 
 
 @dataclass
-class CsdContext:
+class CsdContext(SourceContext):
+    source: ClassVar[Source] = Source.CSD
+
     settings: Settings
     db: Database
     client: CsdClient
     clock: Clock = utcnow
-
-    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
-        return BatchWriter(
-            self.db,
-            Source.CSD,
-            self.settings.database.batch_size,
-            run_id=run.id,
-            clock=self.clock,
-            progress=progress,
-            counts=run.counts,
-        )
 
 
 async def read_notif_cursor(conn: AsyncConnection) -> dt.datetime | None:

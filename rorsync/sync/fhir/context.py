@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 from rorsync.config import Settings
 from rorsync.model import Entity, Source
 from rorsync.sources.fhir.client import FhirClient
 from rorsync.sources.fhir.parse import SearchPage
 from rorsync.store.engine import Database
-from rorsync.sync.progress import NULL_PROGRESS, Progress
-from rorsync.sync.runs import RunHandle
-from rorsync.sync.writer import BatchWriter, Clock, store_items, utcnow
+from rorsync.sync.writer import BatchWriter, Clock, SourceContext, store_items, utcnow
 
 RESOURCE_ENTITIES: dict[str, Entity] = {
     "Organization": Entity.ORGANIZATION,
@@ -30,7 +29,9 @@ def delta_stream(resource_type: str) -> str:
 
 
 @dataclass
-class FhirContext:
+class FhirContext(SourceContext):
+    source: ClassVar[Source] = Source.FHIR
+
     settings: Settings
     db: Database
     client: FhirClient
@@ -39,17 +40,6 @@ class FhirContext:
     @property
     def regions(self) -> list[str]:
         return list(self.settings.fhir.regions)
-
-    def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
-        return BatchWriter(
-            self.db,
-            Source.FHIR,
-            self.settings.database.batch_size,
-            run_id=run.id,
-            clock=self.clock,
-            progress=progress,
-            counts=run.counts,
-        )
 
 
 async def store_page(writer: BatchWriter, page: SearchPage) -> int:
