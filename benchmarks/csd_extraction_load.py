@@ -22,10 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
-import resource
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,38 +33,16 @@ from typing import Any
 from aiohttp import web
 from lxml import etree
 
+from benchmarks.children import print_rss, report, run_child
 from rorsync.config import CsdSettings, HttpSettings, Settings
 from rorsync.simulator.server import Simulator
 from rorsync.store import migrate
 from rorsync.store.engine import Database
 from rorsync.store.status import collect_status
 from rorsync.sync.csd import CsdEngine
-from rorsync.sync.offload import shutdown_worker
 
-ROOT = Path(__file__).resolve().parent.parent
 OBJECTS = ("organization", "service", "facility", "provider", "device")
 DIRECTORIES = {f"{name}Directory" for name in OBJECTS}
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def report(**values: Any) -> None:
-    """One JSON line; the parsing worker (a child process, stopped first) is reported on its own."""
-    shutdown_worker()
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(
-        json.dumps(
-            {
-                **values,
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-                "cpu_s": round(time.process_time(), 2),
-                "worker_peak_rss_mb": round(worker.ru_maxrss / 1024, 1),
-                "worker_cpu_s": round(worker.ru_utime + worker.ru_stime, 2),
-            }
-        )
-    )
 
 
 # --- children ------------------------------------------------------------------------------------------
@@ -114,16 +89,8 @@ def child_reference(args: argparse.Namespace) -> None:
 # --- parent --------------------------------------------------------------------------------------------
 
 
-def run_child(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", kind, "--batch-size", str(args.batch_size)]
-    for key, value in extra.items():
-        command += [f"--{key}", str(value)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"  {kind:<10} {result}", file=sys.stderr)
-    return result
+def child(kind: str, args: argparse.Namespace, **extra: Any) -> dict[str, Any]:
+    return run_child(__file__, kind, "--batch-size", str(args.batch_size), **extra)
 
 
 async def build_extraction(args: argparse.Namespace, cache: Path) -> None:
@@ -162,9 +129,9 @@ async def measure(args: argparse.Namespace, cache: Path) -> tuple[dict[str, Any]
     try:
         with tempfile.TemporaryDirectory(prefix="rorsync-bench-", dir=args.tmp) as tmp:
             ours = await loop.run_in_executor(
-                None, lambda: run_child("rorsync", args, db=Path(tmp) / "mirror.sqlite", url=url)
+                None, lambda: child("rorsync", args, db=Path(tmp) / "mirror.sqlite", url=url)
             )
-            reference = await loop.run_in_executor(None, lambda: run_child("reference", args, zip=cache))
+            reference = await loop.run_in_executor(None, lambda: child("reference", args, zip=cache))
     finally:
         await runner.cleanup()
     return ours, reference
@@ -187,10 +154,7 @@ def parent(args: argparse.Namespace) -> None:
         wall, cpu, rss = data["wall_s"], data["cpu_s"], data["peak_rss_mb"]
         print(f"{name:<44}{wall:>9.1f}{xml_mb / wall:>10.1f}{data['objects']:>11,}{cpu:>9.1f}{rss:>13.0f}")
     print(f"\nrorsync / reference wall time: {ours['wall_s'] / reference['wall_s']:.2f}x   (target <= 2)")
-    print(
-        f"rorsync peak RSS: {ours['peak_rss_mb']:.0f} MB, its parsing worker {ours['worker_peak_rss_mb']:.0f} MB"
-        f" (CPU {ours['cpu_s']:.0f} s + {ours['worker_cpu_s']:.0f} s in the worker)   (target <= 300)"
-    )
+    print_rss(ours)
 
 
 def main() -> None:

@@ -27,9 +27,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
-import resource
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +39,7 @@ import orjson
 from fhirpy import AsyncFHIRClient
 from pydantic import SecretStr
 
+from benchmarks.children import print_rss, report, run_child
 from rorsync.config import FhirSettings, HttpSettings, RorHeaders, Settings
 from rorsync.simulator.fhir.service import FhirSettings as SimulatorSettings
 from rorsync.simulator.server import Simulator
@@ -49,31 +48,8 @@ from rorsync.store import migrate
 from rorsync.store.engine import Database
 from rorsync.store.status import collect_status
 from rorsync.sync.fhir import FhirEngine
-from rorsync.sync.offload import shutdown_worker
 
-ROOT = Path(__file__).resolve().parent.parent
 TYPES = ("Organization", "HealthcareService", "Location", "PractitionerRole", "Practitioner")
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def report(**values: Any) -> None:
-    """One JSON line; the parsing worker (a child process, stopped first) is reported on its own."""
-    shutdown_worker()
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(
-        json.dumps(
-            {
-                **values,
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-                "cpu_s": round(time.process_time(), 2),
-                "worker_peak_rss_mb": round(worker.ru_maxrss / 1024, 1),
-                "worker_cpu_s": round(worker.ru_utime + worker.ru_stime, 2),
-            }
-        )
-    )
 
 
 # --- children ------------------------------------------------------------------------------------------
@@ -221,17 +197,9 @@ async def child_fhirpy(args: argparse.Namespace) -> None:
 # --- parent --------------------------------------------------------------------------------------------
 
 
-def run_child(kind: str, args: argparse.Namespace, connection: dict[str, Any], **extra: Any) -> dict[str, Any]:
-    command = [sys.executable, __file__, "--child", kind, "--connection", json.dumps(connection)]
-    command += ["--batch-size", str(args.batch_size), "--fhirpy-limit", str(args.fhirpy_limit)]
-    for key, value in extra.items():
-        command += [f"--{key}", str(value)]
-    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
-    if done.returncode != 0:
-        raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
-    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"  {kind:<10} {result}", file=sys.stderr)
-    return result
+def child(kind: str, args: argparse.Namespace, connection: dict[str, Any], **extra: Any) -> dict[str, Any]:
+    options = ["--connection", json.dumps(connection), "--batch-size", str(args.batch_size)]
+    return run_child(__file__, kind, *options, "--fhirpy-limit", str(args.fhirpy_limit), **extra)
 
 
 async def download_export(connection: dict[str, Any], directory: Path, state: Path) -> int:
@@ -278,21 +246,21 @@ async def parent(args: argparse.Namespace) -> None:
             work = Path(tmp)
             loop = asyncio.get_running_loop()
             ours = await loop.run_in_executor(
-                None, lambda: run_child("rorsync", args, connection, db=work / "mirror.sqlite")
+                None, lambda: child("rorsync", args, connection, db=work / "mirror.sqlite")
             )
             delta = await loop.run_in_executor(
-                None, lambda: run_child("delta", args, connection, db=work / "mirror.sqlite")
+                None, lambda: child("delta", args, connection, db=work / "mirror.sqlite")
             )
             (work / "files").mkdir()
             files = await download_export(connection, work / "files", work)
             reference = await loop.run_in_executor(
                 None,
-                lambda: run_child("reference", args, connection, db=work / "reference.sqlite", files=work / "files"),
+                lambda: child("reference", args, connection, db=work / "reference.sqlite", files=work / "files"),
             )
             fhirpy = None
             if not args.skip_fhirpy:
                 fhirpy = await loop.run_in_executor(
-                    None, lambda: run_child("fhirpy", args, connection, db=work / "fhirpy.sqlite")
+                    None, lambda: child("fhirpy", args, connection, db=work / "fhirpy.sqlite")
                 )
     print_summary(args, total, files, {"rorsync": ours, "reference": reference, "fhirpy": fhirpy, "delta": delta})
 
@@ -319,10 +287,7 @@ def print_summary(args: argparse.Namespace, total: int, files: int, results: dic
     print(f"rorsync / reference (whole load):     {ours['wall_s'] / reference['wall_s']:.2f}x")
     if fhirpy_full:
         print(f"fhirpy / rorsync (whole load):        {fhirpy_full / ours['wall_s']:.1f}x   (target >= 5)")
-    print(
-        f"rorsync peak RSS: {ours['peak_rss_mb']:.0f} MB, its parsing worker {ours['worker_peak_rss_mb']:.0f} MB"
-        f" (CPU {ours['cpu_s']:.0f} s + {ours['worker_cpu_s']:.0f} s in the worker)   (target <= 300)"
-    )
+    print_rss(ours)
     print(f"idle delta cycle: {delta['cycle_cpu_ms']} ms CPU, {delta['cycle_wall_ms']} ms wall   (target < 50 ms CPU)")
 
 

@@ -3,8 +3,10 @@
 Rule (csd-mev24 §7): every part is verified **before anything is parsed** — its name is safe, its
 sidecar exists and holds the SHA-256 of its bytes, it is under the size limit — so a corrupted or
 tampered download fails the run without a single record reaching the mirror. Only then are the parts
-streamed one by one from the ZIP members (never extracted to memory or disk), all through one
-:class:`CsdResolver`, so that a reference from one part to an object of another still resolves.
+streamed one by one from the ZIP members (never extracted to memory or disk), through one
+:class:`CsdResolver` that remembers the organizations (EJ, EG) of earlier parts, so that a part may
+hang its internal organisations on an establishment defined before; everything else a part defines
+is forgotten at its end (``CsdResolver.end_part``), which keeps memory flat whatever the size.
 """
 
 from __future__ import annotations
@@ -70,6 +72,7 @@ class VerifiedExtraction:
                 with archive.open(part.name) as member:
                     what = f"{self.path.name}:{part.name}"
                     yield from iter_extraction_records(member, resolver=active, what=what, limits=limits)
+                active.end_part()
                 if on_part is not None:
                     on_part(part)
         yield from active.finish()

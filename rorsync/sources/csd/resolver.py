@@ -149,6 +149,19 @@ class CsdResolver:
             return origin.updated
         return parent.updated if parent is not None else None
 
+    def end_part(self) -> None:
+        """Forget what one extraction part defined but the organizations (EJ, EG).
+
+        A part is one document and its entityIDs link objects inside it; keeping every part's services
+        and devices (with their payloads) would grow with the extraction, about 1 GB at the national
+        scale. Organizations stay (about a hundred thousand small entries), so that a later part may
+        still hang internal organisations on an establishment defined earlier; a reference to anything
+        else of an earlier part ends as an unresolved-reference error, never silently.
+        """
+        self._facilities.clear()
+        self._services.clear()
+        self._devices.clear()
+
     def finish(self) -> list[Output]:
         """Settle everything still waiting (end of the document, or of the last extraction part)."""
         settled: list[Output] = []

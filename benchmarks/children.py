@@ -1,0 +1,60 @@
+"""What the load benchmarks share: each pipeline runs as a child process and reports one JSON line.
+
+A child's wall time, CPU time and peak RSS are its own; the parsing worker a rorsync load starts is a
+child of that child, stopped before the report so that its peak RSS and CPU time can be read apart.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from rorsync.sync.offload import shutdown_worker
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def report(**values: Any) -> None:
+    """Print the child's figures, the parsing worker's apart (``worker_*``)."""
+    shutdown_worker()
+    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(
+        json.dumps(
+            {
+                **values,
+                "peak_rss_mb": round(peak_rss_mb(), 1),
+                "cpu_s": round(time.process_time(), 2),
+                "worker_peak_rss_mb": round(worker.ru_maxrss / 1024, 1),
+                "worker_cpu_s": round(worker.ru_utime + worker.ru_stime, 2),
+            }
+        )
+    )
+
+
+def run_child(script: str, kind: str, *options: str, **extra: Any) -> dict[str, Any]:
+    """Run ``script --child kind`` with ``options`` and ``--key value`` for each ``extra``; its report."""
+    command = [sys.executable, script, "--child", kind, *options]
+    for key, value in extra.items():
+        command += [f"--{key}", str(value)]
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env={"PYTHONPATH": str(ROOT)})
+    if done.returncode != 0:
+        raise SystemExit(f"{kind} failed:\n{done.stderr[-4000:]}")
+    result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  {kind:<10} {result}", file=sys.stderr)
+    return result
+
+
+def print_rss(ours: dict[str, Any]) -> None:
+    print(
+        f"rorsync peak RSS: {ours['peak_rss_mb']:.0f} MB, its parsing worker {ours['worker_peak_rss_mb']:.0f} MB"
+        f" (CPU {ours['cpu_s']:.0f} s + {ours['worker_cpu_s']:.0f} s in the worker)   (target <= 300 each)"
+    )
