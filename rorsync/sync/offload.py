@@ -16,8 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes
 import itertools
 import multiprocessing
+import os
+import signal
+import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
@@ -28,8 +32,24 @@ from rorsync.runtime import tune_garbage_collector
 
 T = TypeVar("T")
 
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
 _pool: ProcessPoolExecutor | None = None
 _generators: dict[str, Iterator[Any]] = {}  # in the worker: the generators being read
+
+
+def _start_worker() -> None:
+    """The worker's start-up: bulk-load garbage-collector settings, and no life beyond its parent.
+
+    A parent killed outright (SIGKILL, OOM killer) cannot stop its children; on Linux the kernel
+    signals the worker then (``PR_SET_PDEATHSIG``), instead of leaving it blocked on a pipe forever.
+    """
+    tune_garbage_collector()
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() == 1:  # the parent died before the request took effect
+            os._exit(1)
 
 
 def worker() -> ProcessPoolExecutor:
@@ -37,7 +57,7 @@ def worker() -> ProcessPoolExecutor:
     global _pool  # noqa: PLW0603 - one worker per process, shared by every load
     if _pool is None:
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=tune_garbage_collector)
+        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker)
     return _pool
 
 

@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import pickle
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -11,6 +17,19 @@ from rorsync.model import RecordError
 from rorsync.sources.csd.errors import CsdServiceError
 from rorsync.sources.fhir.errors import ResourceError
 from rorsync.sync.offload import WorkerIterator, run_in_worker
+from tests.conftest import ROOT
+
+ORPHAN = """
+import asyncio, os, signal
+from rorsync.sync.offload import run_in_worker
+
+async def main():
+    print(await run_in_worker(os.getpid), flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+if __name__ == "__main__":
+    asyncio.run(main())
+"""
 
 
 def numbers(count: int, fail_at: int | None = None) -> Iterator[int]:
@@ -59,3 +78,32 @@ async def test_record_errors_and_service_errors_cross_processes_intact() -> None
     ]
     error = pickle.loads(pickle.dumps(CsdServiceError("444", "Non prévu sur la plateforme", "fault")))
     assert (error.code, error.message, error.form) == ("444", "Non prévu sur la plateforme", "fault")
+
+
+def process_state(pid: int) -> str | None:
+    """The kernel's state letter for ``pid`` (``Z``: dead, not yet reaped), None once it is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return None
+    return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_worker_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    script = tmp_path / "orphan.py"
+    script.write_text(ORPHAN)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    worker = int(done.stdout.split()[0])
+    deadline = time.monotonic() + 10
+    while process_state(worker) not in (None, "Z") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert process_state(worker) in (None, "Z"), "the worker outlived its parent"
