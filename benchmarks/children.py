@@ -14,30 +14,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rorsync.sync.offload import shutdown_worker
+from rorsync.sync import offload
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's own peak RSS (``VmHWM``). ``ru_maxrss`` would not do: Linux keeps it across
+    ``execve``, so a child forked from a large parent reports the parent's size."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # not Linux
 
 
-def report(**values: Any) -> None:
-    """Print the child's figures, the parsing worker's apart (``worker_*``)."""
-    shutdown_worker()
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN)
-    print(
-        json.dumps(
-            {
-                **values,
-                "peak_rss_mb": round(peak_rss_mb(), 1),
-                "cpu_s": round(time.process_time(), 2),
-                "worker_peak_rss_mb": round(worker.ru_maxrss / 1024, 1),
-                "worker_cpu_s": round(worker.ru_utime + worker.ru_stime, 2),
-            }
-        )
-    )
+def report(*, worker: bool = False, **values: Any) -> None:
+    """Print the child's figures; with ``worker``, the parsing worker's apart (``worker_*``)."""
+    figures = {**values, "peak_rss_mb": round(peak_rss_mb(), 1), "cpu_s": round(time.process_time(), 2)}
+    if worker:
+        figures["worker_peak_rss_mb"] = round(offload.worker().submit(peak_rss_mb).result(), 1)
+        offload.shutdown_worker()
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        figures["worker_cpu_s"] = round(usage.ru_utime + usage.ru_stime, 2)
+    print(json.dumps(figures))
 
 
 def run_child(script: str, kind: str, *options: str, **extra: Any) -> dict[str, Any]:

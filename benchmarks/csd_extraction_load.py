@@ -66,7 +66,7 @@ async def child_rorsync(args: argparse.Namespace) -> None:
     await engine.aclose()
     status = await collect_status(db)
     await db.close()
-    report(wall_s=round(wall, 2), objects=sum(count.live for count in status.counts.values()))
+    report(worker=True, wall_s=round(wall, 2), objects=sum(count.live for count in status.counts.values()))
 
 
 def child_reference(args: argparse.Namespace) -> None:

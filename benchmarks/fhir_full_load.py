@@ -10,11 +10,12 @@ ROR (the simulator) runs in this parent process on the same machine. Printed, fo
   fresh SQLite mirror. Two wall times: the whole load, and from the moment the server's manifest is
   ready (the server-side generation of the export is the ROR's time, not rorsync's).
 * **reference** — the same export files, already on disk, read with ``orjson.loads`` and inserted with
-  plain ``sqlite3.executemany`` into one table (type, id, lastUpdated, region, body).
+  plain ``sqlite3.executemany`` into one table (type, id, lastUpdated, region, body); run before and
+  after rorsync, and the faster run counts (the machine's speed drifts).
 * **fhirpy** — a loader a user might write with fhirpy: ``async for`` over paged searches of every
   type, rows inserted with ``sqlite3.executemany``. fhirpy has no ``$export``, so the simulator's
-  10 000-result cap is lifted for it (``--fhirpy-limit`` caps the resources it reads, then its rate is
-  extrapolated to the full volume, said so in the output).
+  10 000-result cap is lifted for it (``--fhirpy-limit N`` reads N/5 resources of each type, and each
+  type's rate is applied to that type's size, said so in the output).
 * **idle delta** — CPU time of one delta cycle (every type) on the loaded mirror with no change.
 
 Targets (issue 4): rorsync wall ≤ 2× reference, rorsync ≥ 5× faster than fhirpy, peak RSS ≤ 300 MB,
@@ -97,7 +98,7 @@ async def child_rorsync(args: argparse.Namespace) -> None:
     status = await collect_status(db)
     rows = sum(count.live for count in status.counts.values())
     await db.close()
-    report(wall_s=round(ended - started, 2), after_manifest_s=round(ended - ready[0], 2), resources=rows)
+    report(worker=True, wall_s=round(ended - started, 2), after_manifest_s=round(ended - ready[0], 2), resources=rows)
 
 
 async def child_delta(args: argparse.Namespace) -> None:
@@ -169,29 +170,31 @@ async def child_fhirpy(args: argparse.Namespace) -> None:
         "CREATE TABLE resource (pk INTEGER PRIMARY KEY, rtype TEXT NOT NULL, id TEXT NOT NULL,"
         " last_updated TEXT NOT NULL, body BLOB NOT NULL, UNIQUE (rtype, id))"
     )
-    started = time.perf_counter()
-    count = 0
-    limit = args.fhirpy_limit or None
+    per_type: dict[str, tuple[int, float]] = {}
+    limit = args.fhirpy_limit // len(TYPES) or None
     for resource_type in TYPES:
-        rows = []
+        started, count, rows = time.perf_counter(), 0, []
         async for found in client.resources(resource_type).limit(200):
             body = found.serialize()
             rows.append((resource_type, body["id"], body["meta"]["lastUpdated"], json.dumps(body)))
             count += 1
-            if len(rows) >= 2000:
+            if len(rows) >= 2000 or count == limit:
                 conn.executemany(
                     "INSERT OR REPLACE INTO resource (rtype, id, last_updated, body) VALUES (?, ?, ?, ?)", rows
                 )
                 conn.commit()
                 rows = []
-            if limit and count >= limit:
+            if count == limit:
                 break
         conn.executemany("INSERT OR REPLACE INTO resource (rtype, id, last_updated, body) VALUES (?, ?, ?, ?)", rows)
         conn.commit()
-        if limit and count >= limit:
-            break
+        per_type[resource_type] = (count, round(time.perf_counter() - started, 2))
     conn.close()
-    report(wall_s=round(time.perf_counter() - started, 2), resources=count)
+    report(
+        wall_s=round(sum(seconds for _, seconds in per_type.values()), 2),
+        resources=sum(count for count, _ in per_type.values()),
+        per_type=per_type,
+    )
 
 
 # --- parent --------------------------------------------------------------------------------------------
@@ -241,31 +244,47 @@ async def parent(args: argparse.Namespace) -> None:
             },
         }
         total = sim.world.count()
+        totals = {resource_type: sim.world.count(resource_type) for resource_type in TYPES}
         print(f"world: {args.scale}, {total} resources; simulator on {sim.origin}", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="rorsync-bench-", dir=args.tmp) as tmp:
             work = Path(tmp)
             loop = asyncio.get_running_loop()
+            (work / "files").mkdir()
+            files = await download_export(connection, work / "files", work)
+
+            def reference() -> dict[str, Any]:
+                return child("reference", args, connection, db=work / "reference.sqlite", files=work / "files")
+
+            # The reference runs before and after rorsync, and the faster run counts: the machine's
+            # speed drifts with its neighbours, and the ratio should not depend on which came first.
+            before = await loop.run_in_executor(None, reference)
+            (work / "reference.sqlite").unlink()
             ours = await loop.run_in_executor(
                 None, lambda: child("rorsync", args, connection, db=work / "mirror.sqlite")
             )
             delta = await loop.run_in_executor(
                 None, lambda: child("delta", args, connection, db=work / "mirror.sqlite")
             )
-            (work / "files").mkdir()
-            files = await download_export(connection, work / "files", work)
-            reference = await loop.run_in_executor(
-                None,
-                lambda: child("reference", args, connection, db=work / "reference.sqlite", files=work / "files"),
-            )
+            after = await loop.run_in_executor(None, reference)
             fhirpy = None
             if not args.skip_fhirpy:
                 fhirpy = await loop.run_in_executor(
                     None, lambda: child("fhirpy", args, connection, db=work / "fhirpy.sqlite")
                 )
-    print_summary(args, total, files, {"rorsync": ours, "reference": reference, "fhirpy": fhirpy, "delta": delta})
+    faster = min(before, after, key=lambda run: float(run["wall_s"]))
+    print(f"reference runs: {before['wall_s']} s before rorsync, {after['wall_s']} s after", file=sys.stderr)
+    results = {"rorsync": ours, "reference": faster, "fhirpy": fhirpy, "delta": delta}
+    print_summary(args, total, totals, files, results)
 
 
-def print_summary(args: argparse.Namespace, total: int, files: int, results: dict[str, Any]) -> None:
+def fhirpy_time(fhirpy: dict[str, Any], totals: dict[str, int]) -> float:
+    """fhirpy's time for the whole world: each type's measured rate applied to that type's size."""
+    return sum(seconds * totals[kind] / max(count, 1) for kind, (count, seconds) in fhirpy["per_type"].items())
+
+
+def print_summary(
+    args: argparse.Namespace, total: int, totals: dict[str, int], files: int, results: dict[str, Any]
+) -> None:
     ours, reference, fhirpy, delta = (results[k] for k in ("rorsync", "reference", "fhirpy", "delta"))
     print(f"\nFHIR full load, {args.scale} world: {total} resources, {files} export files")
     print(f"{'pipeline':<34}{'wall s':>9}{'res/s':>10}{'CPU s':>9}{'peak RSS MB':>13}")
@@ -276,7 +295,7 @@ def print_summary(args: argparse.Namespace, total: int, files: int, results: dic
     ]
     fhirpy_full = None
     if fhirpy:
-        fhirpy_full = fhirpy["wall_s"] * total / max(fhirpy["resources"], 1)
+        fhirpy_full = fhirpy_time(fhirpy, totals)
         label = "fhirpy" if fhirpy["resources"] >= total else f"fhirpy ({fhirpy['resources']} read, extrapolated)"
         rows.append((label, fhirpy_full, fhirpy))
     for name, wall, data in rows:
