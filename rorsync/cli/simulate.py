@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING
 
 import click
 
+from rorsync.cli.common import EXIT_CONFIG, fail
+
 if TYPE_CHECKING:
     from rorsync.simulator.server import Simulator
 
@@ -84,7 +86,10 @@ def simulate(**options: object) -> None:
     from rorsync.simulator.cli_runner import build_simulator  # noqa: PLC0415 - keeps `rorsync --help` fast
 
     simulator = build_simulator(options)
-    asyncio.run(_serve(simulator))
+    try:
+        asyncio.run(_serve(simulator))
+    except OSError as error:  # the port is taken, the world file cannot be written...
+        fail(f"simulate: {error.strerror or error}", EXIT_CONFIG)
 
 
 async def _serve(simulator: Simulator) -> None:
