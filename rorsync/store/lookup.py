@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from rorsync.model import OrganizationKind, Source
@@ -18,21 +18,6 @@ class OrganizationRef:
     parent_ref: str | None
 
 
-async def live_establishments(conn: AsyncConnection, source: Source) -> list[str]:
-    """The resource ids of the source's live EGs, sorted (a stable order for rotations)."""
-    organization = schema.organization
-    query = (
-        select(organization.c.resource_id)
-        .where(
-            organization.c.source == source.value,
-            organization.c.kind == OrganizationKind.EG.value,
-            organization.c.deleted_at.is_(None),
-        )
-        .order_by(organization.c.resource_id)
-    )
-    return list((await conn.execute(query)).scalars())
-
-
 async def find_organizations(conn: AsyncConnection, source: Source, identifier: str) -> list[OrganizationRef]:
     """Organizations of ``source`` (tombstoned ones included) known by ``identifier``: their id,
     idNatStruct, FINESS, SIREN, SIRET or internal-organisation identifier."""
@@ -44,16 +29,14 @@ async def find_organizations(conn: AsyncConnection, source: Source, identifier: 
     return [OrganizationRef(row.resource_id, row.kind, row.parent_ref) for row in await conn.execute(query)]
 
 
-async def establishments_of(conn: AsyncConnection, source: Source, legal_entity: str) -> list[str]:
-    """The EGs of one EJ in the mirror, live or tombstoned (a resync may bring one back)."""
+async def establishment_ids(conn: AsyncConnection, source: Source, *, under: str | None = None) -> list[str]:
+    """The resource ids of the source's EGs, sorted (a stable order for rotations): the live ones, or,
+    ``under`` a legal entity, all of its EGs, tombstoned included (a resync may bring one back)."""
     organization = schema.organization
-    query = (
-        select(organization.c.resource_id)
-        .where(
-            organization.c.source == source.value,
-            organization.c.kind == OrganizationKind.EG.value,
-            organization.c.parent_ref == legal_entity,
-        )
-        .order_by(organization.c.resource_id)
-    )
+    condition = and_(organization.c.source == source.value, organization.c.kind == OrganizationKind.EG.value)
+    if under is None:
+        condition = and_(condition, organization.c.deleted_at.is_(None))
+    else:
+        condition = and_(condition, organization.c.parent_ref == under)
+    query = select(organization.c.resource_id).where(condition).order_by(organization.c.resource_id)
     return list((await conn.execute(query)).scalars())

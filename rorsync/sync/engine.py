@@ -142,6 +142,12 @@ class EngineBase(ABC, Generic[ClientT, ContextT]):
         if self._ctx is not None and self._client is not None:
             await self._client.close()
 
+    def _reconcile_job(self) -> Job:
+        """The scheduled complete load (``schedule.reconcile``), the same for every source."""
+        schedule = self.settings.schedule
+        name = f"{self.source.value}:reconcile"
+        return Job(name, "reconcile", self.reconcile, schedule.full_load_timeout, cron=schedule.reconcile)
+
     async def initial_load(self, progress: Progress = NULL_PROGRESS) -> None:
         async with self._journaled("full") as run:
             await self._complete_load(run, progress)

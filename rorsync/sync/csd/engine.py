@@ -24,7 +24,7 @@ import orjson
 from rorsync.model import Source
 from rorsync.sources.csd.client import CsdClient
 from rorsync.sources.csd.wsdl import load_client
-from rorsync.store.lookup import live_establishments
+from rorsync.store.lookup import establishment_ids
 from rorsync.store.state import get_cursor
 from rorsync.sync.csd.complete import run_complete_load
 from rorsync.sync.csd.context import (
@@ -75,7 +75,7 @@ class CsdEngine(EngineBase[CsdClient, CsdContext]):
         return [
             Job("csd:notif", "delta", self.poll, schedule.run_timeout, every=schedule.csd_notif),
             Job("csd:recheck", "recheck", self.recheck, schedule.run_timeout, every=schedule.csd_recheck),
-            Job("csd:reconcile", "reconcile", self.reconcile, schedule.full_load_timeout, cron=schedule.reconcile),
+            self._reconcile_job(),
         ]
 
     async def initial_load_needed(self) -> bool:
@@ -112,7 +112,7 @@ class CsdEngine(EngineBase[CsdClient, CsdContext]):
         ctx = self.ctx
         async with self._journaled("recheck") as run:
             async with self.db.read() as conn:
-                establishments = await live_establishments(conn, Source.CSD)
+                establishments = await establishment_ids(conn, Source.CSD)
                 stored = await get_cursor(conn, Source.CSD, RECHECK_STREAM)
             after = orjson.loads(stored)["after"] if stored else None
             share = self.settings.schedule.csd_recheck / self.settings.csd.full_read_every

@@ -12,7 +12,7 @@ so a new establishment can be fetched before any TR-Notif lists it.
 from __future__ import annotations
 
 from rorsync.model import OrganizationKind, Source
-from rorsync.store.lookup import establishments_of, find_organizations
+from rorsync.store.lookup import establishment_ids, find_organizations
 from rorsync.sync.csd.context import CsdContext, log_warnings
 from rorsync.sync.csd.lecture import read_establishments
 from rorsync.sync.progress import Progress
@@ -49,7 +49,7 @@ async def establishments_for(ctx: CsdContext, identifier: str) -> list[str]:
         establishments: set[str] = set()
         for organization in known:
             if organization.kind == OrganizationKind.EJ:
-                establishments.update(await establishments_of(conn, Source.CSD, organization.resource_id))
+                establishments.update(await establishment_ids(conn, Source.CSD, under=organization.resource_id))
             elif organization.kind == OrganizationKind.EG:
                 establishments.add(organization.resource_id)
     if establishments:

@@ -44,7 +44,7 @@ class FhirEngine(EngineBase[FhirClient, FhirContext]):
         return [
             Job("fhir:delta", "delta", self.poll, schedule.run_timeout, every=schedule.fhir_delta),
             Job("fhir:capacity", "capacity", self.poll_capacity, schedule.run_timeout, every=schedule.fhir_capacity),
-            Job("fhir:reconcile", "reconcile", self.reconcile, schedule.full_load_timeout, cron=schedule.reconcile),
+            self._reconcile_job(),
         ]
 
     async def initial_load_needed(self) -> bool:

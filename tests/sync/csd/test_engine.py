@@ -21,7 +21,7 @@ from rorsync.sources.csd.parse import parse_lecture
 from rorsync.sources.fhir.profile import SYSTEM_ID_NAT_STRUCT
 from rorsync.store import schema
 from rorsync.store.engine import Database
-from rorsync.store.lookup import live_establishments
+from rorsync.store.lookup import establishment_ids
 from rorsync.sync.csd import CsdEngine
 from rorsync.sync.csd.engine import recheck_share
 from rorsync.sync.engine import ResyncRequest
@@ -228,7 +228,7 @@ async def test_rechecks_share_the_establishments_over_full_read_every(
         await engine.recheck()
     counts = [orjson.loads(r.counts)["establishments"] for r in await runs(database) if r.kind == "recheck"]
     async with database.read() as conn:
-        establishments = await live_establishments(conn, Source.CSD)
+        establishments = await establishment_ids(conn, Source.CSD)
     assert sum(counts) == len(establishments) and max(counts) - min(counts) <= 1
     assert orjson.loads((await cursors(database))["recheck"]) == {"after": establishments[-1]}
 
