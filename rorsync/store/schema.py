@@ -200,7 +200,7 @@ practitioner_role = _entity_table(
     Column("location_ref", String(128)),
     Column("profession_code", String(16)),
     Column("exercise_mode_code", String(16)),
-    indexes=("practitioner_ref", "offer_ref"),
+    indexes=("practitioner_ref", "offer_ref", "organization_ref"),
 )
 
 ENTITY_TABLES: dict[Entity, Table] = {

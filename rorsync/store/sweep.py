@@ -10,9 +10,9 @@ are data and never pass through here. Physical deletion happens only after a gra
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Collection
+from collections.abc import Collection, Sequence
 
-from sqlalchemy import ColumnElement, and_, delete, literal, or_, select, union, update
+from sqlalchemy import ColumnElement, Table, and_, delete, select, update
 
 from rorsync import metrics
 from rorsync.model import Entity
@@ -58,39 +58,59 @@ async def tombstone_unseen_below(ctx: WriteContext, root: str, *, seen_before: d
     EG manages, and the practitioner roles attached to any of them. The root itself, its ancestors
     and the practitioners (who may work elsewhere) are left to a complete load.
     """
+    conn = ctx.conn
     organization, offer, location, role = schema.organization, schema.offer, schema.location, schema.practitioner_role
-    source = ctx.source.value
     tree = (
         select(organization.c.resource_id)
-        .where(organization.c.source == source, organization.c.parent_ref == root)
+        .where(organization.c.source == ctx.source.value, organization.c.parent_ref == root)
         .cte("subtree", recursive=True)
     )
     tree = tree.union(  # UNION, not UNION ALL: a cycle in bad data ends the recursion instead of looping
         select(organization.c.resource_id).where(
-            organization.c.source == source, organization.c.parent_ref == tree.c.resource_id
+            organization.c.source == ctx.source.value, organization.c.parent_ref == tree.c.resource_id
         )
     )
-    owners = union(select(tree.c.resource_id), select(literal(root, organization.c.resource_id.type)))
-    offers = select(offer.c.resource_id).where(offer.c.source == source, offer.c.organization_ref.in_(owners))
-    offer_locations = (
-        select(schema.offer_location.c.location_ref)
-        .join(offer, offer.c.pk == schema.offer_location.c.offer_pk)
-        .where(offer.c.source == source, offer.c.organization_ref.in_(owners))
-    )
-    seen = {
-        Entity.ORGANIZATION: organization.c.resource_id.in_(select(tree.c.resource_id)),
-        Entity.OFFER: offer.c.organization_ref.in_(owners),
-        Entity.LOCATION: or_(
-            location.c.managing_organization_ref.in_(owners), location.c.resource_id.in_(offer_locations)
-        ),
-        Entity.PRACTITIONER_ROLE: or_(role.c.organization_ref.in_(owners), role.c.offer_ref.in_(offers)),
+    # The subtree is small (tens of rows) and each step below reads it through an index; one statement
+    # joining it all lets SQLite's planner scan every row of the source instead (seconds per EG).
+    internal = list((await conn.execute(select(tree.c.resource_id))).scalars())
+    owners = [root, *internal]
+    offers = await _rows_of(ctx, offer, offer.c.organization_ref, owners)
+    offer_ids = [resource_id for _, resource_id in offers]
+    links = schema.offer_location
+    linked: set[str] = set()
+    for chunk in chunked([pk for pk, _ in offers]):
+        linked.update((await conn.execute(select(links.c.location_ref).where(links.c.offer_pk.in_(chunk)))).scalars())
+    managed = await _rows_of(ctx, location, location.c.managing_organization_ref, owners)
+    by_organization = await _rows_of(ctx, role, role.c.organization_ref, owners)
+    by_offer = await _rows_of(ctx, role, role.c.offer_ref, offer_ids)
+    candidates = {
+        Entity.PRACTITIONER_ROLE: sorted({resource_id for _, resource_id in by_organization + by_offer}),
+        Entity.LOCATION: sorted(linked | {resource_id for _, resource_id in managed}),
+        Entity.OFFER: offer_ids,
+        Entity.ORGANIZATION: internal,
     }
     # Dependents first, so that a follower of the change log never sees one outlive its parent.
     swept = {}
-    for entity in (Entity.PRACTITIONER_ROLE, Entity.LOCATION, Entity.OFFER, Entity.ORGANIZATION):
+    for entity, resource_ids in candidates.items():
         table = schema.ENTITY_TABLES[entity]
-        swept[entity] = await _tombstone(ctx, entity, and_(seen[entity], table.c.last_seen < seen_before))
+        swept[entity] = 0
+        for chunk in chunked(resource_ids):
+            unseen = and_(table.c.resource_id.in_(chunk), table.c.last_seen < seen_before)
+            swept[entity] += await _tombstone(ctx, entity, unseen)
     return swept
+
+
+async def _rows_of(
+    ctx: WriteContext, table: Table, key: ColumnElement[str], values: Sequence[str]
+) -> list[tuple[int, str]]:
+    """(pk, resource_id) of the source's rows whose ``key`` is one of ``values``, looked up through
+    ``key``'s index (the source is checked on the rows found, so it cannot steer the plan)."""
+    found: list[tuple[int, str]] = []
+    query = select(table.c.pk, table.c.resource_id, table.c.source)
+    for chunk in chunked(values):
+        rows = await ctx.conn.execute(query.where(key.in_(chunk)))
+        found += [(pk, resource_id) for pk, resource_id, source in rows if source == ctx.source.value]
+    return found
 
 
 async def _tombstone(ctx: WriteContext, entity: Entity, condition: ColumnElement[bool]) -> int:
