@@ -61,19 +61,12 @@ def worker() -> ProcessPoolExecutor:
     return _pool
 
 
-def shutdown_worker() -> None:
-    """Stop the worker (it is started again at the next use); process exit does it too."""
+def shutdown_worker(*, broken: bool = False) -> None:
+    """Stop the worker (it is started again at the next use; process exit stops it too). A ``broken``
+    worker (killed, out of memory) is only forgotten: there is nothing left to wait for."""
     global _pool  # noqa: PLW0603
     if _pool is not None:
-        _pool.shutdown(wait=True)
-    _pool = None
-
-
-def _forget_broken_worker() -> None:
-    """A worker that died (killed, out of memory) is replaced at the next use."""
-    global _pool  # noqa: PLW0603
-    if _pool is not None:
-        _pool.shutdown(wait=False, cancel_futures=True)
+        _pool.shutdown(wait=not broken, cancel_futures=broken)
     _pool = None
 
 
@@ -82,7 +75,7 @@ async def run_in_worker(function: Callable[..., T], *args: Any) -> T:
     try:
         return await asyncio.wrap_future(worker().submit(function, *args))
     except BrokenProcessPool:
-        _forget_broken_worker()
+        shutdown_worker(broken=True)
         raise
 
 
@@ -119,7 +112,7 @@ class WorkerIterator(Generic[T]):
     batch *n*; at most two batches exist at a time. Use as ``async with`` (the generator is closed in
     the worker however the loop ends)::
 
-        async with WorkerIterator(iter_extraction_part, path) as batches:
+        async with WorkerIterator(read_extraction, extraction) as batches:
             async for batch in batches:
                 ...
     """
@@ -148,7 +141,7 @@ class WorkerIterator(Generic[T]):
             try:
                 batch = await asyncio.wrap_future(self._ahead)
             except BrokenProcessPool:
-                _forget_broken_worker()
+                shutdown_worker(broken=True)
                 raise
             if not batch:
                 return

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import logging
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,17 +35,15 @@ from rorsync.sync.csd.complete import load_extraction
 from rorsync.sync.csd.context import log_warnings
 from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import RunHandle, journaled_run
-from rorsync.sync.writer import BatchWriter, Clock, store_items, utcnow
+from rorsync.sync.writer import BatchWriter, Clock, run_writer, store_items, utcnow
 from rorsync.transport import HttpClient, TransportObserver
-
-log = logging.getLogger(__name__)
 
 IMPORT_STREAM = "import"
 DOWNLOAD_SETTINGS = HttpSettings(read_timeout=dt.timedelta(minutes=10))
 
 
 class ImportSourceError(ValueError):
-    """The file or URL to import cannot be used (missing, not a file, not an http(s) URL)."""
+    """The file to import does not exist (or is not a file)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,15 +94,7 @@ async def import_public(
         try:
             started = clock()
             public = await fetch_public_file(source, directory, observer)
-            writer = BatchWriter(
-                db,
-                Source.PUBLIC_XML,
-                settings.database.batch_size,
-                run_id=run.id,
-                clock=clock,
-                progress=progress,
-                counts=run.counts,
-            )
+            writer = run_writer(db, Source.PUBLIC_XML, settings, run, clock=clock, progress=progress)
             await _load(settings, writer, run, public.path, progress)
             grace = settings.public_xml.tombstone_grace
 

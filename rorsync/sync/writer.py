@@ -96,13 +96,19 @@ class SourceContext:
     clock: Clock
 
     def writer(self, run: RunHandle, progress: Progress = NULL_PROGRESS) -> BatchWriter:
-        """A writer whose batches count in ``run``'s journal entry."""
-        return BatchWriter(
-            self.db,
-            self.source,
-            self.settings.database.batch_size,
-            run_id=run.id,
-            clock=self.clock,
-            progress=progress,
-            counts=run.counts,
-        )
+        return run_writer(self.db, self.source, self.settings, run, clock=self.clock, progress=progress)
+
+
+def run_writer(
+    db: Database, source: Source, settings: Settings, run: RunHandle, *, clock: Clock, progress: Progress
+) -> BatchWriter:
+    """A writer whose batches count in ``run``'s journal entry."""
+    return BatchWriter(
+        db,
+        source,
+        settings.database.batch_size,
+        run_id=run.id,
+        clock=clock,
+        progress=progress,
+        counts=run.counts,
+    )

@@ -94,7 +94,8 @@ async def load_extraction(
     """
     progress.start(description)
     warnings: list[ParseWarning] = []
-    read_bytes = count = 0
+    count = 0
+    estimated = False
     async with WorkerIterator(read_extraction, extraction, batch_size=writer.batch_size) as batches:
         async for batch in batches:
             items: list[Record | RecordError] = []
@@ -102,9 +103,9 @@ async def load_extraction(
                 if isinstance(event, Record | RecordError):
                     items.append(event)
                 elif isinstance(event, ExtractionPart):
-                    if not read_bytes:
+                    if not estimated:  # the first part read gives the records per byte
                         progress.set_total(round((count + len(items)) * extraction.size / event.size) or None)
-                    read_bytes += event.size
+                        estimated = True
                 else:
                     warnings.append(event)
             count += await store_items(writer, items)
