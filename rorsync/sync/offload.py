@@ -41,9 +41,12 @@ _generators: dict[str, Iterator[Any]] = {}  # in the worker: the generators bein
 def _start_worker() -> None:
     """The worker's start-up: bulk-load garbage-collector settings, and no life beyond its parent.
 
-    A parent killed outright (SIGKILL, OOM killer) cannot stop its children; on Linux the kernel
-    signals the worker then (``PR_SET_PDEATHSIG``), instead of leaving it blocked on a pipe forever.
+    Ctrl-C reaches every process of the terminal's group: the worker ignores it (its parent stops it,
+    instead of the worker printing a ``KeyboardInterrupt`` traceback). A parent killed outright
+    (SIGKILL, OOM killer) cannot stop its children; on Linux the kernel signals the worker then
+    (``PR_SET_PDEATHSIG``), instead of leaving it blocked on a pipe forever.
     """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     tune_garbage_collector()
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)

@@ -80,6 +80,23 @@ async def test_record_errors_and_service_errors_cross_processes_intact() -> None
     assert (error.code, error.message, error.form) == ("444", "Non prévu sur la plateforme", "fault")
 
 
+CTRL_C = """
+import asyncio, os, signal
+from rorsync.sync.offload import run_in_worker
+
+async def main():
+    await run_in_worker(os.getpid)
+    os.killpg(os.getpgrp(), signal.SIGINT)  # what Ctrl-C does: the whole process group
+    await asyncio.sleep(1)
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        print("interrupted")
+"""
+
+
 def process_state(pid: int) -> str | None:
     """The kernel's state letter for ``pid`` (``Z``: dead, not yet reaped), None once it is gone."""
     try:
@@ -107,3 +124,20 @@ def test_the_worker_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
     while process_state(worker) not in (None, "Z") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert process_state(worker) in (None, "Z"), "the worker outlived its parent"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups as on the Linux terminal")
+def test_ctrl_c_stops_the_parent_and_the_worker_stays_quiet(tmp_path: Path) -> None:
+    script = tmp_path / "ctrl_c.py"
+    script.write_text(CTRL_C)
+    done = subprocess.run(
+        [sys.executable, str(script)],
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        start_new_session=True,  # its own process group, as a terminal gives a command
+    )
+    assert "interrupted" in done.stdout
+    assert "KeyboardInterrupt" not in done.stderr and "_process_worker" not in done.stderr, done.stderr
