@@ -18,6 +18,8 @@ Design choices, with the numbers behind them in ``docs/architecture.md``:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import (
     BigInteger,
@@ -54,6 +56,12 @@ metadata = MetaData(
 Key = BigInteger().with_variant(Integer(), "sqlite")
 
 
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None:
+        raise ValueError(f"naive datetime {value!r}: rorsync stores instants, convert to UTC first")
+    return value.astimezone(dt.UTC)
+
+
 class UtcTimestamp(TypeDecorator[dt.datetime]):
     """An instant, always handed back as an aware UTC datetime.
 
@@ -67,10 +75,25 @@ class UtcTimestamp(TypeDecorator[dt.datetime]):
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:
             return None
-        if value.tzinfo is None:
-            raise ValueError(f"naive datetime {value!r}: rorsync stores instants, convert to UTC first")
-        value = value.astimezone(dt.UTC)
+        value = _utc(value)
         return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[dt.datetime | None], Any] | None:
+        """On SQLite, the text SQLAlchemy's DATETIME would write, in one step.
+
+        A national load binds millions of instants; composing ``process_bind_param`` with DATETIME's
+        ``%``-formatting costs twice as much as ``isoformat``, which writes the same text
+        (``YYYY-MM-DD HH:MM:SS.ffffff``, asserted against SQLAlchemy's own in the tests).
+        """
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+
+        def sqlite_text(value: dt.datetime | None) -> str | None:
+            if value is None:
+                return None
+            return _utc(value).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+        return sqlite_text
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is None:

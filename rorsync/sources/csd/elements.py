@@ -139,6 +139,16 @@ def updated_of(element: etree._Element) -> tuple[dt.datetime | None, str | None]
     return (parsed, None) if parsed is not None else (None, raw)
 
 
+def canonical(element: etree._Element) -> bytes:
+    """The element's XML in exclusive C14N: the same object gives the same bytes in any document.
+
+    Plain serialisation would copy every namespace declared by the enclosing document (a SOAP
+    envelope declares more than an extraction part), so one unchanged object would look changed
+    each time it came through the other transaction. Exclusive C14N keeps only what it uses.
+    """
+    return etree.tostring(element, method="c14n", exclusive=True)
+
+
 @dataclass(frozen=True, slots=True)
 class Origin:
     """Where a draft comes from: the element's ``@entityID``, ``record/@updated`` and XML."""
@@ -151,11 +161,7 @@ class Origin:
     @classmethod
     def of(cls, element: etree._Element) -> Origin:
         updated, unparsed = updated_of(element)
-        # Plain serialisation would copy every namespace declared by the enclosing document (a SOAP
-        # envelope declares more than an extraction part), so one unchanged object would look changed
-        # each time it came through the other transaction. Exclusive C14N keeps only what it uses.
-        payload = etree.tostring(element, method="c14n", exclusive=True)
-        return cls(element.get("entityID", ""), updated, unparsed, payload)
+        return cls(element.get("entityID", ""), updated, unparsed, canonical(element))
 
 
 def _level(element: etree._Element | None) -> int | None:

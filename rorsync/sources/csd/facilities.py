@@ -35,6 +35,7 @@ from rorsync.sources.csd.elements import (
     add_code,
     address_parts,
     boolean,
+    canonical,
     child,
     children,
     code_of,
@@ -107,9 +108,15 @@ def _empty_location() -> LocationRow:
 
 @dataclass(slots=True)
 class LocationDraft:
-    """The location of an offer: its ``extension/location`` and the capacities the facility lists."""
+    """The location of an offer: its ``extension/location`` and the capacities the facility lists.
+
+    ``parts`` keeps those elements (canonical XML): with the devices the location cites, they are the
+    location record's payload. The rest of the facility is the offer's, so a change of, say, the
+    offer's contacts does not make its location look changed (nor store the facility twice).
+    """
 
     row: LocationRow = field(default_factory=_empty_location)
+    parts: list[bytes] = field(default_factory=list)
     updated: dt.datetime | None = None  # latest record/@updated of the location and capacity elements
     present: bool = False  # an extension/location element was there
     capacities: list[CapacityRow] = field(default_factory=list)
@@ -188,6 +195,7 @@ def _later(current: dt.datetime | None, candidate: dt.datetime | None) -> dt.dat
 def _read_location(location: etree._Element, draft: LocationDraft) -> None:
     row = draft.row
     draft.present = True
+    draft.parts.append(canonical(location))
     for name, part in children(location):
         if name == "name":
             row["name"] = text(part)
@@ -227,6 +235,7 @@ def _capacity(
 
 
 def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
+    draft.parts.append(canonical(capacity))
     for name, part in children(capacity):
         capacity_type = _CAPACITY_TYPE.get(name)
         if capacity_type is None:
@@ -244,6 +253,7 @@ def _read_accommodation(capacity: etree._Element, draft: LocationDraft) -> None:
 
 
 def _read_crisis(capacity: etree._Element, draft: LocationDraft) -> None:
+    draft.parts.append(canonical(capacity))
     updated = updated_of(capacity)[0]
     draft.updated = _later(draft.updated, updated)
     for name, temporality in (("crisisCapacityT0", "01"), ("crisisCapacityT60", "02")):
@@ -253,6 +263,7 @@ def _read_crisis(capacity: etree._Element, draft: LocationDraft) -> None:
 
 
 def _read_residential(capacity: etree._Element, draft: LocationDraft) -> None:
+    draft.parts.append(canonical(capacity))
     type_code = number = None
     for name, part in children(capacity):
         if name == "residentialType":

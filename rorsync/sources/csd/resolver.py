@@ -9,17 +9,17 @@ facility cites services read before it, but the equipment (devices) its location
 every facility. Everything is emitted as soon as what it references is known; what is not known yet
 waits in a small queue keyed by the missing entityID and is released when it is registered:
 
-* a location citing devices waits for them (memory: its draft and its facility's XML, a few KB per
-  location with equipment, for one part at most when parts are read one by one);
+* a location citing devices waits for them (memory: its draft, a few KB per location with
+  equipment, for one part at most when parts are read one by one);
 * an EG whose EJ, or a facility whose parent, comes later in its directory waits the same way.
 
 :meth:`CsdResolver.finish` ends the wait: a location is emitted with the equipment that was found
 (and a warning), anything else still waiting becomes a ``RecordError`` naming the missing entityID.
 
 Composite records are versioned on all their parts: an offer's payload is its facility plus the
-services it cites, a location's is the facility (which holds the location and its capacities) plus
-the devices it cites, and ``last_updated`` is the latest ``record/@updated`` among them (the
-element's own, else its parent's).
+services it cites, a location's is the facility's elements that describe it (``extension/location``
+and the capacity elements) plus the devices it cites, and ``last_updated`` is the latest
+``record/@updated`` among them (the element's own, else its parent's).
 """
 
 from __future__ import annotations
@@ -91,7 +91,6 @@ class _LocationJob:
     """An offer's location record to build, possibly once the devices it cites are read."""
 
     draft: LocationDraft
-    source: bytes  # the facility element, which describes the location and its capacities
     location_id: str
     region: str | None
     fallback: dt.datetime  # the facility's last_updated
@@ -339,9 +338,7 @@ class CsdResolver:
         records: list[Output] = [offer]
         if location_id is not None:
             draft.location.row["managing_organization_ref"] = placement.eg_id
-            job = _LocationJob(
-                draft.location, draft.origin.payload, location_id, placement.region, placement.updated, where
-            )
+            job = _LocationJob(draft.location, location_id, placement.region, placement.updated, where)
             records.extend(self._location(job))
         known = _Known(
             placement.resource_id,
@@ -375,7 +372,7 @@ class CsdResolver:
             job.location_id,
             updated,
             job.region,
-            job.source + b"".join(device.origin.payload for device in devices),
+            b"".join([*draft.parts, *(device.origin.payload for device in devices)]),
             draft.row,
             capacities=draft.capacities,
             equipment=[device.row for device in devices],
