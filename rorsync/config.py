@@ -221,6 +221,7 @@ class CsdSettings(_Section):
     overlap: Duration = timedelta(hours=1)
     full_read_every: Duration = timedelta(days=1)  # TR-Lecture without dateRef, to detect removed OIs
     max_part_bytes: int = Field(103_000_000, ge=1)
+    extraction_readers: int | None = Field(None, ge=1, le=16)  # processes parsing parts; default: cores, ≤ 4
     tombstone_grace: Duration = timedelta(days=14)
 
     @model_validator(mode="after")
@@ -235,6 +236,7 @@ class CsdSettings(_Section):
 class PublicXmlSettings(_Section):
     source: str | None = None  # a file path or an https URL of the weekly public extraction
     max_part_bytes: int = Field(103_000_000, ge=1)
+    extraction_readers: int | None = Field(None, ge=1, le=16)  # processes parsing parts; default: cores, ≤ 4
     tombstone_grace: Duration = timedelta(days=14)
 
 

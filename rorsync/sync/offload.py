@@ -7,9 +7,10 @@ event loop receives their output in batches and writes, while the worker already
 batch. Parsers stay pure functions of their input: the worker holds nothing but the generators it is
 asked to run, and everything it returns is pickled records.
 
-The worker is shared by every load of the process and runs one request at a time, in order, which
-is what lets a generator live in it across calls (:class:`WorkerIterator`): a CSD extraction is read
-as one document, with one resolver, exactly as in-process.
+Workers are numbered *slots*, started on first use and shared by every load of the process. Each
+runs one request at a time, in order, which is what lets a generator live in it across calls
+(:class:`WorkerIterator`). Slot 0 serves every load; a CSD extraction also reads its parts in
+further slots, one generator per slot (see ``rorsync.sync.csd.complete``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import signal
 import sys
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Generic, TypeVar
@@ -35,7 +36,7 @@ T = TypeVar("T")
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
-_pool: ProcessPoolExecutor | None = None
+_pools: dict[int, ProcessPoolExecutor] = {}
 _generators: dict[str, Iterator[Any]] = {}  # in the worker: the generators being read
 
 
@@ -56,28 +57,33 @@ def _start_worker() -> None:
             os._exit(1)
 
 
-def worker() -> ProcessPoolExecutor:
-    """The parsing worker of this process, started on first use."""
-    global _pool  # noqa: PLW0603 - one worker per process, shared by every load
-    if _pool is None:
+def worker(slot: int = 0) -> ProcessPoolExecutor:
+    """The parsing worker of this process in ``slot``, started on first use."""
+    pool = _pools.get(slot)
+    if pool is None:
         context = multiprocessing.get_context("spawn")
-        _pool = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker)
-    return _pool
+        pool = _pools[slot] = ProcessPoolExecutor(max_workers=1, mp_context=context, initializer=_start_worker)
+    return pool
+
+
+def started_slots() -> list[int]:
+    """The slots whose worker is running."""
+    return sorted(_pools)
 
 
 def shutdown_worker(*, broken: bool = False) -> None:
-    """Stop the worker (it is started again at the next use; process exit stops it too). A ``broken``
-    worker (killed, out of memory) is only forgotten: there is nothing left to wait for."""
-    global _pool  # noqa: PLW0603
-    if _pool is not None:
-        _pool.shutdown(wait=not broken, cancel_futures=broken)
-    _pool = None
+    """Stop the workers (they start again at the next use; process exit stops them too). After a
+    ``broken`` worker (killed, out of memory) they are only forgotten: nothing is left to wait for."""
+    pools = list(_pools.values())
+    _pools.clear()
+    for pool in pools:
+        pool.shutdown(wait=not broken, cancel_futures=broken)
 
 
-async def run_in_worker(function: Callable[..., T], *args: Any) -> T:
-    """``function(*args)`` in the worker; its exceptions are raised here."""
+async def run_in_worker(function: Callable[..., T], *args: Any, slot: int = 0) -> T:
+    """``function(*args)`` in the worker of ``slot``; its exceptions are raised here."""
     try:
-        return await asyncio.wrap_future(worker().submit(function, *args))
+        return await asyncio.wrap_future(worker(slot).submit(function, *args))
     except BrokenProcessPool:
         shutdown_worker(broken=True)
         raise
@@ -126,24 +132,24 @@ class WorkerIterator(Generic[T]):
     """
 
     def __init__(
-        self, factory: Callable[..., Iterable[T]], *args: Any, batch_size: int = 2000, ahead: int = 3
+        self, factory: Callable[..., Iterable[T]], *args: Any, batch_size: int = 2000, ahead: int = 3, slot: int = 0
     ) -> None:
-        self._factory, self._args, self._size, self._depth = factory, args, batch_size, ahead
+        self._factory, self._args, self._size, self._depth, self._slot = factory, args, batch_size, ahead, slot
         self._handle = uuid.uuid4().hex
         self._ahead: deque[Future[list[T]]] = deque()
 
     async def __aenter__(self) -> AsyncIterator[list[T]]:
-        await run_in_worker(_open, self._handle, self._factory, self._args)
+        await run_in_worker(_open, self._handle, self._factory, self._args, slot=self._slot)
         return self._batches()
 
     async def __aexit__(self, *_: object) -> None:
         for pending in self._ahead:
             pending.cancel()
         with contextlib.suppress(BrokenProcessPool):  # a dead worker has nothing left to close
-            await run_in_worker(_close, self._handle)
+            await run_in_worker(_close, self._handle, slot=self._slot)
 
     def _request(self) -> Future[list[T]]:
-        return worker().submit(_next_batch, self._handle, self._size)
+        return worker(self._slot).submit(_next_batch, self._handle, self._size)
 
     async def _batches(self) -> AsyncIterator[list[T]]:
         while True:
@@ -157,3 +163,26 @@ class WorkerIterator(Generic[T]):
             if not batch:
                 return
             yield batch
+
+
+async def merge_batches(streams: Sequence[AsyncIterator[list[T]]]) -> AsyncIterator[list[T]]:
+    """The batches of several streams (workers), each as soon as it arrives.
+
+    An error of any stream is raised here at once; the other streams are then left where they are
+    (their ``WorkerIterator`` closes them).
+    """
+    pending = {asyncio.ensure_future(anext(stream)): stream for stream in streams}
+    try:
+        while pending:
+            done, _ = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+            for future in done:
+                stream = pending.pop(future)
+                try:
+                    batch = future.result()
+                except StopAsyncIteration:
+                    continue
+                pending[asyncio.ensure_future(anext(stream))] = stream
+                yield batch
+    finally:
+        for future in pending:
+            future.cancel()

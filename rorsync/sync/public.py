@@ -31,7 +31,7 @@ from rorsync.store.engine import Database
 from rorsync.store.state import format_instant
 from rorsync.store.sweep import sweep_after_complete_load
 from rorsync.store.upsert import WriteContext
-from rorsync.sync.csd.complete import load_extraction
+from rorsync.sync.csd.complete import load_extraction, reader_count
 from rorsync.sync.csd.context import log_warnings
 from rorsync.sync.progress import NULL_PROGRESS, Progress
 from rorsync.sync.runs import RunHandle, journaled_run
@@ -112,7 +112,9 @@ async def _load(settings: Settings, writer: BatchWriter, run: RunHandle, path: P
     max_part_bytes = settings.public_xml.max_part_bytes
     if await asyncio.to_thread(_is_zip, path):
         verified = await asyncio.to_thread(verify_extraction, path, max_part_bytes=max_part_bytes)
-        await load_extraction(writer, run, verified, progress, f"public extraction ({len(verified.parts)} parts)")
+        description = f"public extraction ({len(verified.parts)} parts)"
+        readers = reader_count(settings.public_xml.extraction_readers)
+        await load_extraction(writer, run, verified, progress, description, readers=readers)
         return
     limits = XmlLimits(max_bytes=max_part_bytes)
     await asyncio.to_thread(_check_bare_file, path, limits)

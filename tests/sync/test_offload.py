@@ -16,7 +16,7 @@ import pytest
 from rorsync.model import RecordError
 from rorsync.sources.csd.errors import CsdServiceError
 from rorsync.sources.fhir.errors import ResourceError
-from rorsync.sync.offload import WorkerIterator, run_in_worker
+from rorsync.sync.offload import WorkerIterator, merge_batches, run_in_worker
 from tests.conftest import ROOT
 
 ORPHAN = """
@@ -67,6 +67,27 @@ async def test_leaving_early_closes_the_generator_and_the_worker_goes_on_serving
     assert await run_in_worker(sum, [1, 2, 3]) == 6
     async with WorkerIterator(numbers, 3) as batches:
         assert [batch async for batch in batches] == [[0, 1, 2]]
+
+
+async def test_slots_are_separate_processes_and_their_batches_merge_as_they_come() -> None:
+    assert await run_in_worker(os.getpid, slot=0) != await run_in_worker(os.getpid, slot=1)
+    async with (
+        WorkerIterator(numbers, 5, batch_size=2, slot=0) as first,
+        WorkerIterator(numbers, 3, batch_size=2, slot=1) as second,
+    ):
+        received = [batch async for batch in merge_batches([first, second])]
+    assert sorted(received) == [[0, 1], [0, 1], [2], [2, 3], [4]]
+
+
+async def test_an_error_of_one_merged_stream_is_raised_and_both_are_closed() -> None:
+    with pytest.raises(ValueError, match="bad input at item 3"):
+        async with (
+            WorkerIterator(numbers, 1_000_000, batch_size=2, slot=0) as endless,
+            WorkerIterator(numbers, 10, 3, batch_size=2, slot=1) as failing,
+        ):
+            async for _ in merge_batches([endless, failing]):
+                pass
+    assert await run_in_worker(sum, [1, 2], slot=0) == await run_in_worker(sum, [1, 2], slot=1) == 3
 
 
 async def test_record_errors_and_service_errors_cross_processes_intact() -> None:

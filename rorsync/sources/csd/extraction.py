@@ -17,7 +17,7 @@ import logging
 import os
 import re
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from email.message import Message
@@ -26,8 +26,8 @@ from typing import Final
 
 from rorsync.model import Record, RecordError
 from rorsync.sources.csd.errors import ExtractionError
-from rorsync.sources.csd.parse import iter_extraction_records
-from rorsync.sources.csd.resolver import CsdResolver, ParseWarning
+from rorsync.sources.csd.parse import iter_extraction_records, register_organizations
+from rorsync.sources.csd.resolver import CsdResolver, Known, ParseWarning
 from rorsync.sources.csd.times import PARIS
 from rorsync.sources.csd.xmlsafe import EXTRACTION_PART_MAX_BYTES, XmlLimits
 from rorsync.transport.http import http_date
@@ -62,14 +62,18 @@ class VerifiedExtraction:
         return sum(part.size for part in self.parts)
 
     def iter_records(
-        self, resolver: CsdResolver | None = None, *, on_part: Callable[[ExtractionPart], None] | None = None
+        self,
+        resolver: CsdResolver | None = None,
+        *,
+        on_part: Callable[[ExtractionPart], None] | None = None,
+        parts: Sequence[ExtractionPart] | None = None,
     ) -> Iterator[Record | RecordError]:
-        """Records of all parts; pass a ``resolver`` to read its warnings afterwards, and ``on_part``
-        to hear of each part once it has been read (progress)."""
+        """Records of all parts (or of ``parts``, in their order); pass a ``resolver`` to read its
+        warnings afterwards, and ``on_part`` to hear of each part once it has been read (progress)."""
         active = resolver or CsdResolver()
         limits = XmlLimits(max_bytes=self.max_part_bytes)
         with zipfile.ZipFile(self.path) as archive:
-            for part in self.parts:
+            for part in self.parts if parts is None else parts:
                 with archive.open(part.name) as member:
                     what = f"{self.path.name}:{part.name}"
                     yield from iter_extraction_records(member, resolver=active, what=what, limits=limits)
@@ -82,18 +86,81 @@ class VerifiedExtraction:
 ExtractionEvent = Record | RecordError | ExtractionPart | ParseWarning
 
 
-def read_extraction(extraction: VerifiedExtraction) -> Iterator[ExtractionEvent]:
-    """Everything a load needs from one pass over an extraction, as one stream (it may run in a worker
-    process): the records, each part once it has been read (progress), then the parser's warnings."""
+@dataclass(frozen=True, slots=True)
+class OrganizationIndex:
+    """The organizations (EJ, EG) of every part of an extraction, by entityID."""
+
+    known: Mapping[str, Known]
+    conflicting: frozenset[str]  # entityIDs that name different organizations in different parts
+
+    @property
+    def parts_independent(self) -> bool:
+        """Whether parts may be read apart, each resolver seeded with ``known``. An EJ repeated in
+        every part holding one of its EGs is the same organization each time; but were one entityID
+        to name two, a reference would mean the one read last before it, an order only one reader
+        over all parts keeps."""
+        return not self.conflicting
+
+
+def index_organizations(extraction: VerifiedExtraction) -> OrganizationIndex:
+    """Read the ``organizationDirectory`` of every part, in order (a tenth of the XML, at its start)."""
     resolver = CsdResolver()
+    names: dict[str, str | None] = {}
+    conflicting: set[str] = set()
+    limits = XmlLimits(max_bytes=extraction.max_part_bytes)
+    with zipfile.ZipFile(extraction.path) as archive:
+        for part in extraction.parts:
+            with archive.open(part.name) as member:
+                what = f"{extraction.path.name}:{part.name}"
+                for entity_id, name in register_organizations(member, resolver, what=what, limits=limits):
+                    if names.setdefault(entity_id, name) != name:
+                        conflicting.add(entity_id)
+    return OrganizationIndex(dict(resolver.organizations), frozenset(conflicting))
+
+
+def read_extraction(
+    extraction: VerifiedExtraction,
+    parts: Sequence[ExtractionPart] | None = None,
+    organizations: Mapping[str, Known] | None = None,
+) -> Iterator[ExtractionEvent]:
+    """Everything a load needs from one pass over an extraction, as one stream (it may run in a worker
+    process): the records, each part once it has been read (progress), then the parser's warnings.
+
+    ``parts`` reads only those (a share of the parts, for one of several workers); the
+    ``organizations`` of the others then come from :func:`index_organizations`.
+    """
+    resolver = CsdResolver(organizations)
     done: list[ExtractionPart] = []
-    for item in extraction.iter_records(resolver, on_part=done.append):
+    for item in extraction.iter_records(resolver, on_part=done.append, parts=parts):
         if done:
             yield from done
             done.clear()
         yield item
     yield from done
     yield from resolver.warnings
+
+
+def read_share(extraction: VerifiedExtraction, share: int, shares: int) -> Iterator[ExtractionEvent]:
+    """The events of share ``share`` of ``shares`` readers of one extraction, each in its own worker.
+
+    Each reader indexes the organizations of every part first (all readers do the same, at the same
+    time, so the index never travels between processes), then reads parts ``share``,
+    ``share + shares``… with its resolver seeded with that index. When an entityID names more than
+    one organization, the parts cannot be read apart: reader 0 reads them all, in order, as one
+    reader would, and says so in a warning; the others read nothing.
+    """
+    if shares == 1:
+        yield from read_extraction(extraction)
+        return
+    index = index_organizations(extraction)
+    if index.parts_independent:
+        yield from read_extraction(extraction, extraction.parts[share::shares], index.known)
+    elif share == 0:
+        shown = ", ".join(sorted(index.conflicting)[:5])
+        reason = f"{len(index.conflicting)} entityIDs name different organizations in different parts ({shown}…):"
+        reason += " parts read one after the other"
+        yield ParseWarning(extraction.path.name, reason)
+        yield from read_extraction(extraction)
 
 
 def _check_name(name: str, archive: Path) -> None:

@@ -90,6 +90,29 @@ def _stream(
             raise in_band_error(element)
 
 
+def register_organizations(
+    source: _Readable, resolver: CsdResolver, *, what: str, limits: XmlLimits
+) -> list[tuple[str, str | None]]:
+    """Register the organizations (EJ, EG) of one extraction part with ``resolver``; returns their
+    (entityID, idNatStruct) pairs.
+
+    Only ``organizationDirectory`` is read (it comes first), and the records are not kept: this
+    indexes what other parts may reference, before the parts are read in parallel.
+    """
+    defined = []
+    tags = ("{*}organization", "{*}organizationDirectory")
+    for element in iterparse_safe(source, what=what, expected=_EXPECTED, roots=_ROOTS, tags=tags, limits=limits):
+        parent = element.getparent()
+        if local_name(element.tag) == "organizationDirectory":
+            break
+        if parent is not None and local_name(parent.tag) == "organizationDirectory":
+            draft = read_organization(element)
+            resolver.add_organization(draft)
+            defined.append((draft.origin.entity_id, draft.id_nat_struct))
+            _forget(element, parent)
+    return defined
+
+
 @dataclass(frozen=True, slots=True)
 class LectureResult:
     """One TR-Lecture answer: everything it held, plus what could not be read and what was odd."""

@@ -2,7 +2,7 @@
 
 ``@entityID`` values are document-local: they only link objects inside one answer, and the records
 must carry business keys instead (see ``identifiers.py``). The resolver keeps, per entityID, the
-little that dependents need (``_Known``: key, EG, region, timestamp) and never the elements themselves.
+little that dependents need (``Known``: key, EG, region, timestamp) and never the elements themselves.
 
 Streaming order matters: directories come as organization, service, facility, provider, device, so a
 facility cites services read before it, but the equipment (devices) its location cites comes after
@@ -25,7 +25,7 @@ and the capacity elements) plus the devices it cites, and ``last_updated`` is th
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -63,7 +63,7 @@ class ParseWarning:
 
 
 @dataclass(frozen=True, slots=True)
-class _Known:
+class Known:
     """What dependents need of a registered organization or facility."""
 
     resource_id: str
@@ -80,7 +80,7 @@ class _Placement:
     """Where a facility sits once its parent is known."""
 
     resource_id: str
-    parent: _Known
+    parent: Known
     eg_id: str
     region: str | None
     updated: dt.datetime
@@ -107,13 +107,17 @@ def _latest(first: dt.datetime, *others: dt.datetime | None) -> dt.datetime:
 
 
 class CsdResolver:
-    """Resolves entityID references and assembles records; one instance per document or extraction."""
+    """Resolves entityID references and assembles records; one instance per document or extraction.
 
-    def __init__(self) -> None:
+    ``organizations`` seeds the organizations (EJ, EG) known beforehand, by entityID: those of the
+    extraction parts another worker reads (see ``extraction.index_organizations``).
+    """
+
+    def __init__(self, organizations: Mapping[str, Known] | None = None) -> None:
         self.warnings: list[ParseWarning] = []
         self.facility_number: int | None = None
-        self._organizations: dict[str, _Known] = {}
-        self._facilities: dict[str, _Known] = {}
+        self._organizations: dict[str, Known] = dict(organizations or {})
+        self._facilities: dict[str, Known] = {}
         self._services: dict[str, ServiceEntry] = {}
         self._devices: dict[str, DeviceEntry] = {}
         self._waiting: dict[str, list[_Waiting]] = {}
@@ -133,7 +137,7 @@ class CsdResolver:
             released.extend(waiting.resume())
         return released
 
-    def _register(self, entity_id: str, known: _Known, table: dict[str, _Known]) -> list[Output]:
+    def _register(self, entity_id: str, known: Known, table: dict[str, Known]) -> list[Output]:
         table[entity_id] = known
         return self._release(entity_id)
 
@@ -141,12 +145,17 @@ class CsdResolver:
     def _unresolved(where: str, missing: str, payload: bytes) -> list[Output]:
         return [RecordError(where, f"references entityID {missing!r}, absent from the document or unreadable", payload)]
 
-    def _updated(self, origin: Origin, parent: _Known | None, where: str) -> dt.datetime | None:
+    def _updated(self, origin: Origin, parent: Known | None, where: str) -> dt.datetime | None:
         if origin.unparsed_updated is not None:
             self._warn(where, f"record/@updated {origin.unparsed_updated!r} is not a dateTime, the parent's is used")
         if origin.updated is not None:
             return origin.updated
         return parent.updated if parent is not None else None
+
+    @property
+    def organizations(self) -> Mapping[str, Known]:
+        """The organizations registered so far, by entityID."""
+        return self._organizations
 
     def end_part(self) -> None:
         """Forget what one extraction part defined but the organizations (EJ, EG).
@@ -205,7 +214,7 @@ class CsdResolver:
             contacts=draft.contacts.rows,
         )
         eg_id = draft.id_nat_struct if row["kind"] == OrganizationKind.EG else None
-        known = _Known(draft.id_nat_struct, eg_id, region, updated)
+        known = Known(draft.id_nat_struct, eg_id, region, updated)
         return [record, *self._register(draft.origin.entity_id, known, self._organizations)]
 
     # --- services and devices (referenced, not records themselves) --------------------------------
@@ -254,7 +263,7 @@ class CsdResolver:
             records, known = self._internal_organization(draft, placement)
         return [*records, *self._register(draft.origin.entity_id, known, self._facilities)]
 
-    def _internal_organization(self, draft: FacilityDraft, placement: _Placement) -> tuple[list[Output], _Known]:
+    def _internal_organization(self, draft: FacilityDraft, placement: _Placement) -> tuple[list[Output], Known]:
         location = draft.location.row
         line, postal_code, city = draft.address
         if line is None and city is None:
@@ -293,9 +302,9 @@ class CsdResolver:
             row,
             contacts=draft.contacts.rows,
         )
-        return [record], _Known(placement.resource_id, placement.eg_id, placement.region, placement.updated)
+        return [record], Known(placement.resource_id, placement.eg_id, placement.region, placement.updated)
 
-    def _offer(self, draft: FacilityDraft, placement: _Placement, where: str) -> tuple[list[Output], _Known]:
+    def _offer(self, draft: FacilityDraft, placement: _Placement, where: str) -> tuple[list[Output], Known]:
         codes: list[CodeRow] = list(draft.codes)
         payload = draft.origin.payload
         latest = placement.updated
@@ -340,7 +349,7 @@ class CsdResolver:
             draft.location.row["managing_organization_ref"] = placement.eg_id
             job = _LocationJob(draft.location, location_id, placement.region, placement.updated, where)
             records.extend(self._location(job))
-        known = _Known(
+        known = Known(
             placement.resource_id,
             placement.eg_id,
             placement.region,

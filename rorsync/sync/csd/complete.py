@@ -3,7 +3,8 @@
 With ``csd.extraction_url``, a complete load is the TR-Extraction ZIP: downloaded to the state
 directory, **every part checked against its SHA-256 sidecar before anything is parsed** (a corrupted
 download fails the run without touching the mirror), then streamed part by part in constant memory
-(parsed in the worker process while the previous batch is written) and upserted in batches. Only
+(parsed in worker processes, a share of the parts each, while this process writes) and upserted in
+batches. Only
 then, in the transaction of the last batch, does it tombstone what the extraction did not hold and
 move the TR-Notif cursor to the extraction's own time.
 
@@ -20,12 +21,14 @@ sweeps its own subtree, but nothing else is tombstoned, since no complete list p
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import os
 import shutil
 
 from rorsync.model import Record, RecordError
-from rorsync.sources.csd.extraction import ExtractionPart, VerifiedExtraction, read_extraction, verify_extraction
+from rorsync.sources.csd.extraction import ExtractionPart, VerifiedExtraction, read_share, verify_extraction
 from rorsync.sources.csd.resolver import ParseWarning
 from rorsync.store.state import format_instant
 from rorsync.store.sweep import sweep_after_complete_load
@@ -40,7 +43,7 @@ from rorsync.sync.csd.context import (
     read_pending,
 )
 from rorsync.sync.csd.lecture import read_establishments
-from rorsync.sync.offload import WorkerIterator
+from rorsync.sync.offload import WorkerIterator, merge_batches
 from rorsync.sync.progress import Progress
 from rorsync.sync.runs import RunHandle
 from rorsync.sync.writer import BatchWriter, store_items
@@ -67,7 +70,9 @@ async def _load_by_extraction(ctx: CsdContext, run: RunHandle, progress: Progres
             verify_extraction, downloaded.path, max_part_bytes=ctx.settings.csd.max_part_bytes
         )
         writer = ctx.writer(run, progress)
-        await load_extraction(writer, run, verified, progress, f"csd extraction ({len(verified.parts)} parts)")
+        description = f"csd extraction ({len(verified.parts)} parts)"
+        readers = reader_count(ctx.settings.csd.extraction_readers)
+        await load_extraction(writer, run, verified, progress, description, readers=readers)
         async with ctx.db.read() as conn:
             current = await read_notif_cursor(conn)
         cursor = max(downloaded.extracted_at, current) if current else downloaded.extracted_at
@@ -84,27 +89,52 @@ async def _load_by_extraction(ctx: CsdContext, run: RunHandle, progress: Progres
         shutil.rmtree(directory, ignore_errors=True)
 
 
+DEFAULT_MAX_READERS = 4
+BATCHES_AHEAD = 3  # parsed ahead of the writer, across all readers (each batch is ~15 MB in this process)
+
+
+def reader_count(configured: int | None) -> int:
+    """Worker processes for parsing extraction parts: as configured, else one per core, at most
+    :data:`DEFAULT_MAX_READERS` (the writer, in this process, becomes the bottleneck beyond)."""
+    return configured or min(DEFAULT_MAX_READERS, os.cpu_count() or 1)
+
+
 async def load_extraction(
-    writer: BatchWriter, run: RunHandle, extraction: VerifiedExtraction, progress: Progress, description: str
+    writer: BatchWriter,
+    run: RunHandle,
+    extraction: VerifiedExtraction,
+    progress: Progress,
+    description: str,
+    *,
+    readers: int = 1,
 ) -> int:
     """Stream every record of a verified extraction into ``writer``; returns how many.
 
-    The parts are parsed in the worker process while the records already received are written. The
-    progress total is estimated from the first part (records per byte).
+    The parts are parsed in ``readers`` worker processes (a share of the parts each, see
+    ``read_share``) while the records already received are written. The progress total is
+    estimated from the first part read (records per byte).
     """
     progress.start(description)
+    shares = max(1, min(readers, len(extraction.parts)))
+    ahead = max(1, BATCHES_AHEAD // shares)
     warnings: list[ParseWarning] = []
     count = 0
     estimated = False
-    async with WorkerIterator(read_extraction, extraction, batch_size=writer.batch_size) as batches:
-        async for batch in batches:
+    async with contextlib.AsyncExitStack() as stack:
+        readers_of_shares = [
+            WorkerIterator(read_share, extraction, share, shares, batch_size=writer.batch_size, ahead=ahead, slot=share)
+            for share in range(shares)
+        ]
+        streams = [await stack.enter_async_context(reader) for reader in readers_of_shares]
+        async for batch in merge_batches(streams):
             items: list[Record | RecordError] = []
             for event in batch:
                 if isinstance(event, Record | RecordError):
                     items.append(event)
                 elif isinstance(event, ExtractionPart):
-                    if not estimated:  # the first part read gives the records per byte
-                        progress.set_total(round((count + len(items)) * extraction.size / event.size) or None)
+                    if not estimated:  # the first part read gives the records per byte (each reader's)
+                        read = event.size * shares
+                        progress.set_total(round((count + len(items)) * extraction.size / read) or None)
                         estimated = True
                 else:
                     warnings.append(event)

@@ -12,11 +12,17 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from rorsync.model import Entity, Record
+from rorsync.model import Entity, Record, RecordError
 from rorsync.sources.csd.errors import ExtractionError
-from rorsync.sources.csd.extraction import extraction_time, verify_extraction
+from rorsync.sources.csd.extraction import (
+    ExtractionEvent,
+    extraction_time,
+    index_organizations,
+    read_share,
+    verify_extraction,
+)
 from rorsync.sources.csd.parse import iter_extraction_records
-from rorsync.sources.csd.resolver import CsdResolver
+from rorsync.sources.csd.resolver import CsdResolver, ParseWarning
 
 Sample = Callable[[str], bytes]
 
@@ -80,6 +86,47 @@ def test_a_reference_to_another_part_resolves(tmp_path: Path, fixture_bytes: Cal
     assert all(isinstance(record, Record) for record in records)
     offer = next(r for r in records if isinstance(r, Record) and r.resource_id == "94/0101")
     assert offer.entity is Entity.OFFER and offer.region == "94"
+
+
+def _records_of(events: list[ExtractionEvent]) -> dict[tuple[str, str], bytes]:
+    return {(e.entity.value, e.resource_id): e.payload for e in events if isinstance(e, Record)}
+
+
+def test_readers_of_different_parts_resolve_references_across_parts(
+    tmp_path: Path, fixture_bytes: Callable[[str], bytes]
+) -> None:
+    whole = etree.fromstring(fixture_bytes("v24_lenient_extraction.xml"))
+    organizations_only, the_rest = copy.deepcopy(whole), copy.deepcopy(whole)
+    for directory in organizations_only[1:]:
+        directory.clear()
+    the_rest[0].clear()
+    parts = {"a.xml": etree.tostring(organizations_only), "b.xml": etree.tostring(the_rest)}
+    extraction = verify_extraction(make_zip(tmp_path / "x.zip", with_sidecars(parts)))
+    alone = list(read_share(extraction, 0, 1))
+    first, second = list(read_share(extraction, 0, 2)), list(read_share(extraction, 1, 2))
+    assert _records_of(first) and _records_of(second)  # each read its own part
+    assert _records_of(first) | _records_of(second) == _records_of(alone)
+    assert not [e for e in first + second if isinstance(e, RecordError)]
+    assert ("offer", "94/0101") in _records_of(second)  # under an EG of the other part
+
+
+def test_an_entity_id_naming_two_organizations_makes_one_reader_read_every_part(
+    tmp_path: Path, fixture_bytes: Callable[[str], bytes]
+) -> None:
+    original = fixture_bytes("v24_lenient_extraction.xml")
+    other = etree.fromstring(original)
+    first_organization = next(other.iter("{*}organization"))
+    for other_id in first_organization.iterchildren("{*}otherID"):
+        other_id.set("code", other_id.get("code", "") + "9")  # same entityID, another organization
+    extraction = verify_extraction(
+        make_zip(tmp_path / "x.zip", with_sidecars({"a.xml": original, "b.xml": etree.tostring(other)}))
+    )
+    assert index_organizations(extraction).conflicting == {first_organization.get("entityID")}
+    first, second = list(read_share(extraction, 0, 2)), list(read_share(extraction, 1, 2))
+    assert second == []
+    warnings = [e for e in first if isinstance(e, ParseWarning)]
+    assert any("name different organizations in different parts" in w.reason for w in warnings)
+    assert _records_of(first) == _records_of(list(read_share(extraction, 0, 1)))
 
 
 @pytest.mark.parametrize(

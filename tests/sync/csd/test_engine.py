@@ -12,6 +12,7 @@ from sqlalchemy import select
 
 from rorsync.config import VihfSettings
 from rorsync.model import Source
+from rorsync.simulator.csd.service import CsdSettings as SimulatorCsdSettings
 from rorsync.simulator.server import Simulator
 from rorsync.simulator.world.churn import AppliedChange
 from rorsync.sources.csd.client import vihf_settings
@@ -27,6 +28,7 @@ from rorsync.sync.csd.engine import recheck_share
 from rorsync.sync.engine import ResyncRequest
 from rorsync.transport import RetriesExhausted, TlsError
 from tests.simulator.clock import FakeClock
+from tests.simulator.conftest import TINY_SEED
 from tests.sync.csd.conftest import EngineFactory, csd_settings, cursors, mirrored, runs, served
 
 
@@ -43,6 +45,25 @@ async def test_a_complete_load_equals_the_served_world(
     state = await cursors(database)
     assert state["notif"] and orjson.loads(state.get("notif:pending", "{}")) == {}
     assert [(r.kind, r.status) for r in await runs(database)] == [("full", "ok")]
+
+
+@pytest.mark.parametrize("readers", [1, 3])
+async def test_an_extraction_in_parts_loads_the_same_with_one_reader_or_several(
+    world_copy: Path, clock: FakeClock, database: Database, tmp_path: Path, readers: int
+) -> None:
+    # The simulator repeats an EJ in every part holding one of its EGs, as the ROR does: readers of
+    # different parts must resolve the same references as one reader of them all.
+    part_bytes = SimulatorCsdSettings(extraction_part_bytes=700_000)
+    async with Simulator(scale="tiny", seed=TINY_SEED, world_path=world_copy, clock=clock, csd=part_bytes) as sim:
+        engine = CsdEngine(csd_settings(sim, tmp_path / "state", extraction_readers=readers), database)
+        try:
+            await engine.prepare()
+            await engine.initial_load()
+        finally:
+            await engine.aclose()
+        assert await mirrored(database) == served(sim)
+    (run,) = await runs(database)
+    assert (run.status, orjson.loads(run.counts)["parts"]) == ("ok", 4)
 
 
 async def test_deltas_under_churn_converge_and_only_evidence_tombstones(
