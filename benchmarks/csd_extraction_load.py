@@ -35,7 +35,7 @@ from lxml import etree
 
 from benchmarks.children import print_rss, report, run_child
 from rorsync.config import CsdSettings, HttpSettings, Settings
-from rorsync.runtime import tune_garbage_collector
+from rorsync.runtime import tune_for_bulk_loads
 from rorsync.simulator.server import Simulator
 from rorsync.store import migrate
 from rorsync.store.engine import Database
@@ -50,7 +50,7 @@ DIRECTORIES = {f"{name}Directory" for name in OBJECTS}
 
 
 async def child_rorsync(args: argparse.Namespace) -> None:
-    tune_garbage_collector()  # as the rorsync command line does at start-up
+    tune_for_bulk_loads()  # as the rorsync command line does at start-up
     db_path = Path(args.db)
     http = HttpSettings(read_timeout=dt.timedelta(minutes=10))
     settings = Settings(

@@ -1,8 +1,12 @@
-"""Process-wide tuning for bulk work, shared by the command line and the parsing worker."""
+"""Process-wide tuning for bulk work, shared by the command line and the parsing workers."""
 
 from __future__ import annotations
 
+import ctypes
 import gc
+import sys
+
+M_ARENA_MAX = -8  # <malloc.h>
 
 
 def tune_garbage_collector() -> None:
@@ -15,3 +19,24 @@ def tune_garbage_collector() -> None:
     """
     gc.freeze()
     gc.set_threshold(100_000, 50, 1000)
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """Keep glibc's allocator to ``arenas`` arenas (its default is eight per core).
+
+    During a complete load, batches are unpickled in one thread per parsing worker and freed in the
+    event loop's thread; with an arena per thread, the freed memory stays scattered, and the peak
+    RSS of a national CSD load grew by a third. Two arenas keep it flat, at no measurable CPU cost.
+    Elsewhere than glibc, nothing to do.
+    """
+    if sys.platform.startswith("linux"):
+        try:
+            ctypes.CDLL(None).mallopt(M_ARENA_MAX, arenas)
+        except AttributeError:  # not glibc (musl has no mallopt)
+            return
+
+
+def tune_for_bulk_loads() -> None:
+    """Everything the command line (and the daemon) sets at start-up; the workers only tune the collector."""
+    tune_garbage_collector()
+    limit_malloc_arenas()

@@ -23,7 +23,7 @@ from rorsync.cli.simulate import simulate
 from rorsync.cli.status import status
 from rorsync.cli.sync import sync
 from rorsync.config import DEFAULT_CONFIG_PATH
-from rorsync.runtime import tune_garbage_collector
+from rorsync.runtime import tune_for_bulk_loads
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
@@ -40,7 +40,7 @@ def main(config: Path | None) -> None:
 
     Environment variables RORSYNC_<SECTION>__<KEY> override the file, e.g. RORSYNC_DATABASE__URL.
     """
-    tune_garbage_collector()
+    tune_for_bulk_loads()
 
 
 for command in (
