@@ -90,7 +90,7 @@ async def _load_by_extraction(ctx: CsdContext, run: RunHandle, progress: Progres
 
 
 DEFAULT_MAX_READERS = 4
-BATCHES_AHEAD = 3  # writer batches parsed ahead, across all readers (each ~15 MB once in this process)
+BATCHES_AHEAD = 3  # batches parsed ahead of the writer, across all readers (each ~15 MB in this process)
 
 
 def reader_count(configured: int | None) -> int:
@@ -116,14 +116,14 @@ async def load_extraction(
     """
     progress.start(description)
     shares = max(1, min(readers, len(extraction.parts)))
-    share_batch = max(1, writer.batch_size // shares)  # so that readers together keep BATCHES_AHEAD ahead
+    ahead = max(1, BATCHES_AHEAD // shares)  # more would only wait here, in memory: the writer is the bound
     warnings: list[ParseWarning] = []
     count = 0
     estimated = False
     async with contextlib.AsyncExitStack() as stack:
         readers_of_shares = [
             WorkerIterator(
-                read_share, extraction, share, shares, batch_size=share_batch, ahead=BATCHES_AHEAD, slot=share
+                read_share, extraction, share, shares, batch_size=writer.batch_size, ahead=ahead, slot=share
             )
             for share in range(shares)
         ]
