@@ -4,9 +4,8 @@ With ``csd.extraction_url``, a complete load is the TR-Extraction ZIP: downloade
 directory, **every part checked against its SHA-256 sidecar before anything is parsed** (a corrupted
 download fails the run without touching the mirror), then streamed part by part in constant memory
 (parsed in worker processes, a share of the parts each, while this process writes) and upserted in
-batches. Only
-then, in the transaction of the last batch, does it tombstone what the extraction did not hold and
-move the TR-Notif cursor to the extraction's own time.
+batches. Only then, in the transaction of the last batch, does it tombstone what the extraction did
+not hold and move the TR-Notif cursor to the extraction's own time.
 
 What may be tombstoned is bounded by the extraction's time, not the load's: an extraction can be
 hours or days old, and an object a TR-Notif cycle mirrored after it was taken is not in it without

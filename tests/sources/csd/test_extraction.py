@@ -16,6 +16,7 @@ from rorsync.model import Entity, Record, RecordError
 from rorsync.sources.csd.errors import ExtractionError
 from rorsync.sources.csd.extraction import (
     ExtractionEvent,
+    VerifiedExtraction,
     extraction_time,
     index_organizations,
     read_share,
@@ -75,14 +76,20 @@ def test_verified_parts_stream_in_name_order(tmp_path: Path, two_parts: dict[str
     assert len(resolver.warnings) == 2  # the UE and the provider keyed by entityID, in part 1
 
 
-def test_a_reference_to_another_part_resolves(tmp_path: Path, fixture_bytes: Callable[[str], bytes]) -> None:
+@pytest.fixture
+def organizations_apart(tmp_path: Path, fixture_bytes: Callable[[str], bytes]) -> VerifiedExtraction:
+    """Part a holds the organizations (EJ, EG) only, part b everything else, which hangs on them."""
     whole = etree.fromstring(fixture_bytes("v24_lenient_extraction.xml"))
     organizations_only, the_rest = copy.deepcopy(whole), copy.deepcopy(whole)
     for directory in organizations_only[1:]:
         directory.clear()
     the_rest[0].clear()
     parts = {"a.xml": etree.tostring(organizations_only), "b.xml": etree.tostring(the_rest)}
-    records = list(verify_extraction(make_zip(tmp_path / "x.zip", with_sidecars(parts))).iter_records())
+    return verify_extraction(make_zip(tmp_path / "x.zip", with_sidecars(parts)))
+
+
+def test_a_reference_to_another_part_resolves(organizations_apart: VerifiedExtraction) -> None:
+    records = list(organizations_apart.iter_records())
     assert all(isinstance(record, Record) for record in records)
     offer = next(r for r in records if isinstance(r, Record) and r.resource_id == "94/0101")
     assert offer.entity is Entity.OFFER and offer.region == "94"
@@ -92,16 +99,8 @@ def _records_of(events: list[ExtractionEvent]) -> dict[tuple[str, str], bytes]:
     return {(e.entity.value, e.resource_id): e.payload for e in events if isinstance(e, Record)}
 
 
-def test_readers_of_different_parts_resolve_references_across_parts(
-    tmp_path: Path, fixture_bytes: Callable[[str], bytes]
-) -> None:
-    whole = etree.fromstring(fixture_bytes("v24_lenient_extraction.xml"))
-    organizations_only, the_rest = copy.deepcopy(whole), copy.deepcopy(whole)
-    for directory in organizations_only[1:]:
-        directory.clear()
-    the_rest[0].clear()
-    parts = {"a.xml": etree.tostring(organizations_only), "b.xml": etree.tostring(the_rest)}
-    extraction = verify_extraction(make_zip(tmp_path / "x.zip", with_sidecars(parts)))
+def test_readers_of_different_parts_resolve_references_across_parts(organizations_apart: VerifiedExtraction) -> None:
+    extraction = organizations_apart
     alone = list(read_share(extraction, 0, 1))
     first, second = list(read_share(extraction, 0, 2)), list(read_share(extraction, 1, 2))
     assert _records_of(first) and _records_of(second)  # each read its own part
