@@ -42,6 +42,7 @@ from pydantic import SecretStr
 
 from benchmarks.children import print_rss, report, run_child
 from rorsync.config import FhirSettings, HttpSettings, RorHeaders, Settings
+from rorsync.runtime import tune_for_bulk_loads
 from rorsync.simulator.fhir.service import FhirSettings as SimulatorSettings
 from rorsync.simulator.server import Simulator
 from rorsync.sources.fhir.client import FhirClient
@@ -76,7 +77,7 @@ def _settings(args: argparse.Namespace, state_dir: Path, db_path: Path) -> Any:
 
 
 async def child_rorsync(args: argparse.Namespace) -> None:
-
+    tune_for_bulk_loads()  # as the rorsync command line does at start-up
     db_path = Path(args.db)
     settings = _settings(args, db_path.parent / "state", db_path)
     db = Database(settings.database_url)
@@ -102,7 +103,7 @@ async def child_rorsync(args: argparse.Namespace) -> None:
 
 
 async def child_delta(args: argparse.Namespace) -> None:
-
+    tune_for_bulk_loads()
     db_path = Path(args.db)
     settings = _settings(args, db_path.parent / "state", db_path)
     db = Database(settings.database_url)
