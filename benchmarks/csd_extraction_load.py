@@ -33,7 +33,7 @@ from typing import Any
 from aiohttp import web
 from lxml import etree
 
-from benchmarks.children import print_rss, report, run_child
+from benchmarks.children import WorkerWatch, print_rss, report, run_child
 from rorsync.config import CsdSettings, HttpSettings, Settings
 from rorsync.runtime import tune_for_bulk_loads
 from rorsync.simulator.server import Simulator
@@ -51,6 +51,7 @@ DIRECTORIES = {f"{name}Directory" for name in OBJECTS}
 
 async def child_rorsync(args: argparse.Namespace) -> None:
     tune_for_bulk_loads()  # as the rorsync command line does at start-up
+    watch = WorkerWatch()
     db_path = Path(args.db)
     http = HttpSettings(read_timeout=dt.timedelta(minutes=10))
     settings = Settings(
@@ -68,7 +69,7 @@ async def child_rorsync(args: argparse.Namespace) -> None:
     await engine.aclose()
     status = await collect_status(db)
     await db.close()
-    report(worker=True, wall_s=round(wall, 2), objects=sum(count.live for count in status.counts.values()))
+    report(watch=watch, wall_s=round(wall, 2), objects=sum(count.live for count in status.counts.values()))
 
 
 def child_reference(args: argparse.Namespace) -> None:

@@ -40,7 +40,7 @@ import orjson
 from fhirpy import AsyncFHIRClient
 from pydantic import SecretStr
 
-from benchmarks.children import print_rss, report, run_child
+from benchmarks.children import WorkerWatch, print_rss, report, run_child
 from rorsync.config import FhirSettings, HttpSettings, RorHeaders, Settings
 from rorsync.runtime import tune_for_bulk_loads
 from rorsync.simulator.fhir.service import FhirSettings as SimulatorSettings
@@ -78,6 +78,7 @@ def _settings(args: argparse.Namespace, state_dir: Path, db_path: Path) -> Any:
 
 async def child_rorsync(args: argparse.Namespace) -> None:
     tune_for_bulk_loads()  # as the rorsync command line does at start-up
+    watch = WorkerWatch()
     db_path = Path(args.db)
     settings = _settings(args, db_path.parent / "state", db_path)
     db = Database(settings.database_url)
@@ -99,7 +100,7 @@ async def child_rorsync(args: argparse.Namespace) -> None:
     status = await collect_status(db)
     rows = sum(count.live for count in status.counts.values())
     await db.close()
-    report(worker=True, wall_s=round(ended - started, 2), after_manifest_s=round(ended - ready[0], 2), resources=rows)
+    report(watch=watch, wall_s=round(ended - started, 2), after_manifest_s=round(ended - ready[0], 2), resources=rows)
 
 
 async def child_delta(args: argparse.Namespace) -> None:

@@ -9,8 +9,9 @@ asked to run, and everything it returns is pickled records.
 
 Workers are numbered *slots*, started on first use and shared by every load of the process. Each
 runs one request at a time, in order, which is what lets a generator live in it across calls
-(:class:`WorkerIterator`). Slot 0 serves every load; a CSD extraction also reads its parts in
-further slots, one generator per slot (see ``rorsync.sync.csd.complete``).
+(:class:`WorkerIterator`). Slot 0 serves every load and stays; a CSD extraction also reads its
+parts in further slots, one generator per slot, stopped at the end of the load (see
+``rorsync.sync.csd.complete``): a daemon does not keep idle parsers between weekly loads.
 """
 
 from __future__ import annotations
@@ -71,13 +72,13 @@ def started_slots() -> list[int]:
     return sorted(_pools)
 
 
-def shutdown_worker(*, broken: bool = False) -> None:
-    """Stop the workers (they start again at the next use; process exit stops them too). After a
-    ``broken`` worker (killed, out of memory) they are only forgotten: nothing is left to wait for."""
-    pools = list(_pools.values())
-    _pools.clear()
-    for pool in pools:
-        pool.shutdown(wait=not broken, cancel_futures=broken)
+def shutdown_worker(*, broken: bool = False, slots: Iterable[int] | None = None) -> None:
+    """Stop the workers of ``slots``, all by default (they start again at the next use; process exit
+    stops them too). After a ``broken`` worker (killed, out of memory) they are only forgotten:
+    nothing is left to wait for."""
+    chosen = list(_pools) if slots is None else [slot for slot in slots if slot in _pools]
+    for slot in chosen:
+        _pools.pop(slot).shutdown(wait=not broken, cancel_futures=broken)
 
 
 async def run_in_worker(function: Callable[..., T], *args: Any, slot: int = 0) -> T:

@@ -42,7 +42,7 @@ from rorsync.sync.csd.context import (
     read_pending,
 )
 from rorsync.sync.csd.lecture import read_establishments
-from rorsync.sync.offload import WorkerIterator, merge_batches
+from rorsync.sync.offload import WorkerIterator, merge_batches, shutdown_worker
 from rorsync.sync.progress import Progress
 from rorsync.sync.runs import RunHandle
 from rorsync.sync.writer import BatchWriter, store_items
@@ -120,10 +120,9 @@ async def load_extraction(
     count = 0
     estimated = False
     async with contextlib.AsyncExitStack() as stack:
+        stack.push_async_callback(asyncio.to_thread, shutdown_worker, slots=range(1, shares))
         readers_of_shares = [
-            WorkerIterator(
-                read_share, extraction, share, shares, batch_size=writer.batch_size, ahead=ahead, slot=share
-            )
+            WorkerIterator(read_share, extraction, share, shares, batch_size=writer.batch_size, ahead=ahead, slot=share)
             for share in range(shares)
         ]
         streams = [await stack.enter_async_context(reader) for reader in readers_of_shares]

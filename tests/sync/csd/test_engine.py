@@ -26,6 +26,7 @@ from rorsync.store.lookup import establishment_ids
 from rorsync.sync.csd import CsdEngine
 from rorsync.sync.csd.engine import recheck_share
 from rorsync.sync.engine import ResyncRequest
+from rorsync.sync.offload import started_slots
 from rorsync.transport import RetriesExhausted, TlsError
 from tests.simulator.clock import FakeClock
 from tests.simulator.conftest import TINY_SEED
@@ -62,6 +63,7 @@ async def test_an_extraction_in_parts_loads_the_same_with_one_reader_or_several(
         finally:
             await engine.aclose()
         assert await mirrored(database) == served(sim)
+    assert set(started_slots()) <= {0}, "the extra readers stop with the load"
     (run,) = await runs(database)
     assert (run.status, orjson.loads(run.counts)["parts"]) == ("ok", 4)
 
