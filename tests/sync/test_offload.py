@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -127,18 +128,23 @@ def process_state(pid: int) -> str | None:
     return next(line.split()[1] for line in status.splitlines() if line.startswith("State:"))
 
 
-@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
-def test_the_worker_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
-    script = tmp_path / "orphan.py"
-    script.write_text(ORPHAN)
-    done = subprocess.run(
-        [sys.executable, str(script)],
+def run_script(path: Path, source: str, **options: Any) -> subprocess.CompletedProcess[str]:
+    """Run ``source`` as the script ``path`` with rorsync importable; its exit status, stdout and stderr."""
+    path.write_text(source)
+    return subprocess.run(
+        [sys.executable, str(path)],
         check=False,
         capture_output=True,
         text=True,
         timeout=60,
         env={**os.environ, "PYTHONPATH": str(ROOT)},
+        **options,
     )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_the_worker_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
+    done = run_script(tmp_path / "orphan.py", ORPHAN)
     assert done.returncode == -signal.SIGKILL, done.stderr
     worker = int(done.stdout.split()[0])
     deadline = time.monotonic() + 10
@@ -149,16 +155,7 @@ def test_the_worker_dies_with_a_parent_killed_outright(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="process groups as on the Linux terminal")
 def test_ctrl_c_stops_the_parent_and_the_worker_stays_quiet(tmp_path: Path) -> None:
-    script = tmp_path / "ctrl_c.py"
-    script.write_text(CTRL_C)
-    done = subprocess.run(
-        [sys.executable, str(script)],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
-        start_new_session=True,  # its own process group, as a terminal gives a command
-    )
+    # its own process group, as a terminal gives a command
+    done = run_script(tmp_path / "ctrl_c.py", CTRL_C, start_new_session=True)
     assert "interrupted" in done.stdout
     assert "KeyboardInterrupt" not in done.stderr and "_process_worker" not in done.stderr, done.stderr
